@@ -1,1 +1,120 @@
-fn main() {}
+//! `bootstrap`: the chat backend executable. On AWS Lambda (behind a function URL) it answers
+//! invocations; elsewhere it is a plain HTTP server: `bootstrap --listen 127.0.0.1:9000`.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chat_handler::{Deps, router, serve};
+use tracing_subscriber::EnvFilter;
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+
+const USAGE: &str = "\
+Usage: bootstrap [--listen ADDR]
+
+The chatctl chat backend. Under AWS Lambda it serves the function's invocations; otherwise it
+listens for HTTP on ADDR (default 127.0.0.1:9000; port 0 picks a free port).
+
+Environment:
+  CHAT_SECRET        shared secret every request must carry in x-chat-secret (required)
+  CHAT_CALLBACK_URL  the @connections URL, https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
+  CHAT_TABLE         DynamoDB table of the connection registry (unset: in memory)
+  RUST_LOG           log filter (default: info)";
+
+enum Command {
+    Serve(SocketAddr),
+    Help,
+}
+
+fn parse_args(args: impl Iterator<Item = String>) -> anyhow::Result<Command> {
+    let mut listen = None;
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        let value = match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--listen" => args
+                .next()
+                .context("--listen needs an address, e.g. 127.0.0.1:9000")?,
+            other => match other.strip_prefix("--listen=") {
+                Some(value) => value.to_owned(),
+                None => anyhow::bail!("unexpected argument {other:?}\n\n{USAGE}"),
+            },
+        };
+        listen = Some(value);
+    }
+    let listen = listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let addr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:9000"))?;
+    Ok(Command::Serve(addr))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        let deps = Deps::from_env().await?;
+        // Function URL events (payload 2.0) become HTTP requests for the same router.
+        return lambda_http::run(router(deps))
+            .await
+            .map_err(|err| anyhow::anyhow!("the Lambda runtime failed: {err}"));
+    }
+    let addr = match parse_args(std::env::args().skip(1))? {
+        Command::Help => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Command::Serve(addr) => addr,
+    };
+    let deps = Deps::from_env().await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    // One fixed line on stderr whatever RUST_LOG says: scripts wait for it.
+    eprintln!("listening on http://{local}");
+    serve(listener, deps, shutdown_signal()).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(!on_lambda && std::io::stderr().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
