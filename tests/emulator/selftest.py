@@ -1,0 +1,909 @@
+#!/usr/bin/env python3
+"""Self-test of the chatctl cloud emulator.
+
+Exercises every operation chatctl makes, through boto3 (the same wire
+protocols as the Rust SDK), plus the control API, the Amplify fake and the
+GitHub fake. Starts its own emulator on a free port unless --port is given.
+
+    tests/emulator/start --setup-only
+    tests/emulator/.venv/bin/python tests/emulator/selftest.py [--port PORT] [-k NAME]
+
+Prints one line per test and a closing "N passed, N failed"; exits non-zero
+on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+import zipfile
+from typing import Any, Callable
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+APIGW_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+})
+LAMBDA_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+})
+PUSH_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+BASE = ""
+TESTS: list[tuple[str, Callable[[], None]]] = []
+
+
+def test(fn: Callable[[], None]) -> Callable[[], None]:
+    TESTS.append((fn.__name__, fn))
+    return fn
+
+
+# --- helpers -------------------------------------------------------------------
+
+def client(service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=BASE,
+        region_name=REGION,
+        aws_access_key_id="AKIDEMULATOR",
+        aws_secret_access_key="emulator-secret",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def http(method: str, path: str, body: Any = None, token: str | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, dict(err.headers), json.loads(raw) if raw else None
+
+
+def control(method: str, path: str, body: Any = None) -> Any:
+    status, _, payload = http(method, "/_emulator" + path, body)
+    assert status < 300, f"{method} {path} -> {status} {payload}"
+    return payload
+
+
+def reset() -> None:
+    control("POST", "/reset")
+
+
+def expect_error(code: str, fn: Callable[[], Any], message: str | None = None, status: int | None = None) -> ClientError:
+    try:
+        fn()
+    except ClientError as err:
+        got = err.response["Error"]["Code"]
+        assert got == code, f"expected {code}, got {got}: {err}"
+        if message is not None:
+            assert err.response["Error"]["Message"] == message, err.response["Error"]["Message"]
+        if status is not None:
+            assert err.response["ResponseMetadata"]["HTTPStatusCode"] == status, err.response["ResponseMetadata"]
+        return err
+    raise AssertionError(f"expected {code}, call succeeded")
+
+
+def make_zip(content: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o755 << 16
+        zf.writestr(info, content)
+    return buf.getvalue()
+
+
+def create_role(name: str, trust: str = APIGW_TRUST) -> str:
+    return client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+
+def calls() -> list[dict[str, Any]]:
+    return control("GET", "/calls")
+
+
+def github_setup(scopes: list[str] | None = None, token: str = "ghp_good") -> None:
+    control("POST", "/github/repos", {"owner": "acme", "name": "chat-web"})
+    control("POST", "/github/tokens", {"token": token, "scopes": scopes if scopes is not None else ["repo", "admin:repo_hook"]})
+
+
+# --- tests ---------------------------------------------------------------------
+
+@test
+def health() -> None:
+    status, _, payload = http("GET", "/_emulator/health")
+    assert status == 200 and payload == {"status": "ok"}
+
+
+@test
+def sts_caller_identity() -> None:
+    ident = client("sts").get_caller_identity()
+    assert ident["Account"] == ACCOUNT, ident
+
+
+@test
+def iam_role_lifecycle() -> None:
+    iam = client("iam")
+    iam.create_role(RoleName="chat-dev-apigw-logs", AssumeRolePolicyDocument=APIGW_TRUST,
+                    Tags=[{"Key": "chatctl:stack", "Value": "chat-dev"}])
+    role = iam.get_role(RoleName="chat-dev-apigw-logs")["Role"]
+    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/chat-dev-apigw-logs"
+    iam.update_assume_role_policy(RoleName="chat-dev-apigw-logs", PolicyDocument=APIGW_TRUST)
+    iam.attach_role_policy(RoleName="chat-dev-apigw-logs", PolicyArn=PUSH_LOGS)
+    attached = iam.list_attached_role_policies(RoleName="chat-dev-apigw-logs")["AttachedPolicies"]
+    assert attached == [{"PolicyName": "AmazonAPIGatewayPushToCloudWatchLogs", "PolicyArn": PUSH_LOGS}], attached
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}]})
+    iam.put_role_policy(RoleName="chat-dev-apigw-logs", PolicyName="inline", PolicyDocument=doc)
+    got = iam.get_role_policy(RoleName="chat-dev-apigw-logs", PolicyName="inline")
+    assert got["PolicyDocument"]["Statement"][0]["Action"] == "dynamodb:PutItem", got
+    assert iam.list_role_policies(RoleName="chat-dev-apigw-logs")["PolicyNames"] == ["inline"]
+    assert iam.list_role_tags(RoleName="chat-dev-apigw-logs")["Tags"] == [{"Key": "chatctl:stack", "Value": "chat-dev"}]
+    expect_error("DeleteConflict", lambda: iam.delete_role(RoleName="chat-dev-apigw-logs"))
+    iam.delete_role_policy(RoleName="chat-dev-apigw-logs", PolicyName="inline")
+    iam.detach_role_policy(RoleName="chat-dev-apigw-logs", PolicyArn=PUSH_LOGS)
+    assert iam.list_attached_role_policies(RoleName="chat-dev-apigw-logs")["AttachedPolicies"] == []
+    iam.delete_role(RoleName="chat-dev-apigw-logs")
+    expect_error("NoSuchEntity", lambda: iam.get_role(RoleName="chat-dev-apigw-logs"))
+
+
+@test
+def apigateway_account() -> None:
+    apigw = client("apigateway")
+    assert "cloudwatchRoleArn" not in apigw.get_account()
+    arn = create_role("logs-role")
+    out = apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    assert out["cloudwatchRoleArn"] == arn
+    assert apigw.get_account()["cloudwatchRoleArn"] == arn
+    # An empty value clears the setting.
+    out = apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": ""}])
+    assert "cloudwatchRoleArn" not in out, out
+    assert "cloudwatchRoleArn" not in apigw.get_account()
+    # A role that does not exist, or that API Gateway may not assume, is refused.
+    msg = "The role ARN does not have required permissions set to API Gateway"
+    expect_error("BadRequestException", lambda: apigw.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": f"arn:aws:iam::{ACCOUNT}:role/nope"}]), msg, 400)
+    other = create_role("lambda-only", LAMBDA_TRUST)
+    expect_error("BadRequestException", lambda: apigw.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": other}]), msg)
+    expect_error("BadRequestException", lambda: apigw.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": "not-an-arn"}]), "The role ARN is not well formed")
+
+
+@test
+def role_propagation_delay() -> None:
+    control("POST", "/faults", {"role_propagation_s": 0.6})
+    apigw = client("apigateway")
+    arn = create_role("fresh-role")
+    patch = [{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+    expect_error("BadRequestException", lambda: apigw.update_account(patchOperations=patch),
+                 "The role ARN does not have required permissions set to API Gateway")
+    lam_role = create_role("fresh-lambda-role", LAMBDA_TRUST)
+    lam = client("lambda")
+    create = lambda: lam.create_function(
+        FunctionName="fresh", Runtime="provided.al2023", Role=lam_role, Handler="bootstrap",
+        Code={"ZipFile": make_zip(b"x")})
+    expect_error("InvalidParameterValueException", create,
+                 "The role defined for the function cannot be assumed by Lambda.", 400)
+    time.sleep(0.7)
+    assert apigw.update_account(patchOperations=patch)["cloudwatchRoleArn"] == arn
+    assert create()["State"] == "Active"
+
+
+@test
+def update_account_quota() -> None:
+    control("POST", "/faults", {"update_account_interval_s": 0.5})
+    apigw = client("apigateway")
+    arn = create_role("quota-role")
+    patch = [{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+    apigw.update_account(patchOperations=patch)
+    expect_error("TooManyRequestsException", lambda: apigw.update_account(patchOperations=patch), status=429)
+    time.sleep(0.55)
+    apigw.update_account(patchOperations=patch)
+
+
+def websocket_api(name: str = "chat-dev") -> dict[str, Any]:
+    return client("apigatewayv2").create_api(
+        Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action",
+        Tags={"chatctl:stack": name})
+
+
+@test
+def apigwv2_api() -> None:
+    v2 = client("apigatewayv2")
+    api = websocket_api()
+    assert api["ResponseMetadata"]["HTTPStatusCode"] == 201
+    api_id = api["ApiId"]
+    assert api["ApiEndpoint"] == f"wss://{api_id}.execute-api.{REGION}.amazonaws.com", api["ApiEndpoint"]
+    assert api["Tags"] == {"chatctl:stack": "chat-dev"}
+    got = v2.get_api(ApiId=api_id)
+    assert got["RouteSelectionExpression"] == "$request.body.action" and got["ProtocolType"] == "WEBSOCKET"
+    upd = v2.update_api(ApiId=api_id, Description="chat")
+    assert upd["Description"] == "chat" and upd["Name"] == "chat-dev"
+    arn = f"arn:aws:apigateway:{REGION}::/apis/{api_id}"
+    v2.tag_resource(ResourceArn=arn, Tags={"extra": "1"})
+    assert v2.get_tags(ResourceArn=arn)["Tags"] == {"chatctl:stack": "chat-dev", "extra": "1"}
+    v2.untag_resource(ResourceArn=arn, TagKeys=["extra"])
+    assert v2.get_tags(ResourceArn=arn)["Tags"] == {"chatctl:stack": "chat-dev"}
+    assert v2.get_apis()["Items"][0]["Tags"] == {"chatctl:stack": "chat-dev"}
+    deleted = v2.delete_api(ApiId=api_id)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    expect_error("NotFoundException", lambda: v2.get_api(ApiId=api_id), status=404)
+    expect_error("NotFoundException", lambda: v2.delete_api(ApiId=api_id), status=404)
+
+
+@test
+def apigwv2_get_apis_paginates() -> None:
+    v2 = client("apigatewayv2")
+    ids = {websocket_api(f"api-{i}")["ApiId"] for i in range(5)}
+    page = v2.get_apis(MaxResults="2")
+    assert len(page["Items"]) == 2 and page["NextToken"], page
+    seen = [a["ApiId"] for a in page["Items"]]
+    while page.get("NextToken"):
+        page = v2.get_apis(MaxResults="2", NextToken=page["NextToken"])
+        seen += [a["ApiId"] for a in page["Items"]]
+    assert sorted(seen) == sorted(ids), (seen, ids)
+    control("POST", "/faults", {"page_size": 3})
+    page = v2.get_apis()
+    assert len(page["Items"]) == 3 and page["NextToken"]
+
+
+@test
+def apigwv2_integrations_and_routes() -> None:
+    v2 = client("apigatewayv2")
+    api_id = websocket_api()["ApiId"]
+    params = {
+        "integration.request.header.x-chat-secret": "stageVariables.backendSecret",
+        "integration.request.header.x-connection-id": "context.connectionId",
+    }
+    integ = v2.create_integration(
+        ApiId=api_id, IntegrationType="HTTP", IntegrationMethod="POST",
+        IntegrationUri="${stageVariables.backendUrl}/sendmessage", RequestParameters=params,
+        PassthroughBehavior="WHEN_NO_MATCH", TimeoutInMillis=10000, TemplateSelectionExpression="\\$default")
+    assert integ["ResponseMetadata"]["HTTPStatusCode"] == 201
+    iid = integ["IntegrationId"]
+    got = v2.get_integration(ApiId=api_id, IntegrationId=iid)
+    assert got["RequestParameters"] == params and got["TimeoutInMillis"] == 10000
+    assert got["IntegrationUri"] == "${stageVariables.backendUrl}/sendmessage"
+    assert got["PassthroughBehavior"] == "WHEN_NO_MATCH" and got["TemplateSelectionExpression"] == "\\$default"
+    assert [i["IntegrationId"] for i in v2.get_integrations(ApiId=api_id)["Items"]] == [iid]
+    upd = v2.update_integration(ApiId=api_id, IntegrationId=iid, TimeoutInMillis=29000)
+    assert upd["TimeoutInMillis"] == 29000 and upd["RequestParameters"] == params
+    ir = v2.create_integration_response(ApiId=api_id, IntegrationId=iid, IntegrationResponseKey="$default")
+    irid = ir["IntegrationResponseId"]
+    expect_error("ConflictException", lambda: v2.create_integration_response(
+        ApiId=api_id, IntegrationId=iid, IntegrationResponseKey="$default"), status=409)
+    assert [r["IntegrationResponseKey"] for r in v2.get_integration_responses(ApiId=api_id, IntegrationId=iid)["Items"]] == ["$default"]
+    v2.update_integration_response(ApiId=api_id, IntegrationId=iid, IntegrationResponseId=irid,
+                                   TemplateSelectionExpression="\\$default")
+    route = v2.create_route(ApiId=api_id, RouteKey="sendmessage", Target=f"integrations/{iid}",
+                            RouteResponseSelectionExpression="$default")
+    rid = route["RouteId"]
+    assert route["Target"] == f"integrations/{iid}" and route["RouteResponseSelectionExpression"] == "$default"
+    expect_error("ConflictException", lambda: v2.create_route(ApiId=api_id, RouteKey="sendmessage"))
+    rr = v2.create_route_response(ApiId=api_id, RouteId=rid, RouteResponseKey="$default")
+    listed = v2.get_route_responses(ApiId=api_id, RouteId=rid)["Items"]
+    assert [r["RouteResponseKey"] for r in listed] == ["$default"], listed
+    assert listed[0]["RouteResponseId"] == rr["RouteResponseId"]
+    v2.update_route(ApiId=api_id, RouteId=rid, Target=f"integrations/{iid}")
+    assert [r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]] == ["sendmessage"]
+    v2.delete_route_response(ApiId=api_id, RouteId=rid, RouteResponseId=rr["RouteResponseId"])
+    assert v2.get_route_responses(ApiId=api_id, RouteId=rid)["Items"] == []
+    expect_error("NotFoundException", lambda: v2.delete_route_response(
+        ApiId=api_id, RouteId=rid, RouteResponseId=rr["RouteResponseId"]))
+    v2.delete_route(ApiId=api_id, RouteId=rid)
+    expect_error("NotFoundException", lambda: v2.delete_route(ApiId=api_id, RouteId=rid))
+    v2.delete_integration_response(ApiId=api_id, IntegrationId=iid, IntegrationResponseId=irid)
+    expect_error("NotFoundException", lambda: v2.delete_integration_response(
+        ApiId=api_id, IntegrationId=iid, IntegrationResponseId=irid))
+    v2.delete_integration(ApiId=api_id, IntegrationId=iid)
+    expect_error("NotFoundException", lambda: v2.get_integration(ApiId=api_id, IntegrationId=iid))
+    expect_error("NotFoundException", lambda: v2.delete_integration(ApiId=api_id, IntegrationId=iid))
+
+
+@test
+def apigwv2_stage_round_trip() -> None:
+    v2 = client("apigatewayv2")
+    api_id = websocket_api()["ApiId"]
+    drs = {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50.0, "LoggingLevel": "INFO",
+           "DataTraceEnabled": False, "DetailedMetricsEnabled": True}
+    logs = {"DestinationArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/chat/dev", "Format": '{"requestId":"$context.requestId"}'}
+    stage = v2.create_stage(
+        ApiId=api_id, StageName="dev", AutoDeploy=True, DefaultRouteSettings=drs,
+        RouteSettings={"sendmessage": {"ThrottlingBurstLimit": 10, "ThrottlingRateLimit": 5.5}},
+        StageVariables={"backendUrl": "https://b.example", "backendSecret": "s3cr3t"},
+        AccessLogSettings=logs, Tags={"chatctl:stack": "chat-dev"})
+    assert stage["ResponseMetadata"]["HTTPStatusCode"] == 201
+    expect_error("ConflictException", lambda: v2.create_stage(ApiId=api_id, StageName="dev"))
+    got = v2.get_stage(ApiId=api_id, StageName="dev")
+    assert got["DefaultRouteSettings"] == drs, got["DefaultRouteSettings"]
+    assert got["RouteSettings"]["sendmessage"]["ThrottlingRateLimit"] == 5.5
+    assert got["StageVariables"] == {"backendUrl": "https://b.example", "backendSecret": "s3cr3t"}
+    assert got["AccessLogSettings"] == logs and got["AutoDeploy"] is True
+    assert got["Tags"] == {"chatctl:stack": "chat-dev"}
+    assert [s["StageName"] for s in v2.get_stages(ApiId=api_id)["Items"]] == ["dev"]
+    # Only the given fields change; route settings merge, stage variables are replaced.
+    upd = v2.update_stage(ApiId=api_id, StageName="dev",
+                          DefaultRouteSettings={"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 75.0},
+                          StageVariables={"backendUrl": "https://c.example"})
+    assert upd["DefaultRouteSettings"] == dict(drs, ThrottlingBurstLimit=200, ThrottlingRateLimit=75.0), upd["DefaultRouteSettings"]
+    assert upd["StageVariables"] == {"backendUrl": "https://c.example"}
+    assert upd["AccessLogSettings"] == logs and upd["AutoDeploy"] is True
+    upd = v2.update_stage(ApiId=api_id, StageName="dev", AutoDeploy=False,
+                          DefaultRouteSettings={"LoggingLevel": "ERROR"},
+                          AccessLogSettings={"DestinationArn": logs["DestinationArn"], "Format": "$context.requestId"})
+    got = v2.get_stage(ApiId=api_id, StageName="dev")
+    assert got["AutoDeploy"] is False and got["DefaultRouteSettings"]["LoggingLevel"] == "ERROR"
+    assert got["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 200
+    assert got["AccessLogSettings"]["Format"] == "$context.requestId"
+    expect_error("NotFoundException", lambda: v2.update_stage(ApiId=api_id, StageName="nope", AutoDeploy=True))
+    # Throttling left out of a WebSocket stage's route settings means 0, as on AWS.
+    v2.create_stage(ApiId=api_id, StageName="zero", DefaultRouteSettings={"LoggingLevel": "OFF"})
+    zero = v2.get_stage(ApiId=api_id, StageName="zero")["DefaultRouteSettings"]
+    assert zero["ThrottlingBurstLimit"] == 0 and zero["ThrottlingRateLimit"] == 0.0, zero
+    v2.delete_stage(ApiId=api_id, StageName="dev")
+    expect_error("NotFoundException", lambda: v2.get_stage(ApiId=api_id, StageName="dev"))
+    expect_error("NotFoundException", lambda: v2.delete_stage(ApiId=api_id, StageName="dev"))
+
+
+@test
+def lambda_function_lifecycle() -> None:
+    lam = client("lambda")
+    role = create_role("chat-dev-backend", LAMBDA_TRUST)
+    code = make_zip(b"\x7fELF binary")
+    sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
+    fn = lam.create_function(
+        FunctionName="chat-dev-backend", Runtime="provided.al2023", Role=role, Handler="bootstrap",
+        Code={"ZipFile": code}, Architectures=["arm64"], MemorySize=128, Timeout=10,
+        Environment={"Variables": {"CHAT_TABLE": "chat-dev-connections"}}, Tags={"chatctl:stack": "chat-dev"})
+    assert fn["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert fn["CodeSha256"] == sha and fn["Architectures"] == ["arm64"], fn
+    got = lam.get_function(FunctionName="chat-dev-backend")
+    cfg = got["Configuration"]
+    assert cfg["CodeSha256"] == sha and cfg["State"] == "Active" and cfg["LastUpdateStatus"] == "Successful", cfg
+    assert cfg["Environment"]["Variables"] == {"CHAT_TABLE": "chat-dev-connections"}
+    assert got["Tags"] == {"chatctl:stack": "chat-dev"}
+    conf = lam.get_function_configuration(FunctionName="chat-dev-backend")
+    assert conf["Runtime"] == "provided.al2023" and conf["Role"] == role
+    code2 = make_zip(b"\x7fELF binary v2")
+    upd = lam.update_function_code(FunctionName="chat-dev-backend", ZipFile=code2)
+    assert upd["CodeSha256"] == base64.b64encode(hashlib.sha256(code2).digest()).decode()
+    upd = lam.update_function_configuration(FunctionName="chat-dev-backend", MemorySize=256,
+                                            Environment={"Variables": {"A": "1"}})
+    assert upd["MemorySize"] == 256
+    assert lam.get_function_configuration(FunctionName="chat-dev-backend")["Environment"]["Variables"] == {"A": "1"}
+    url = lam.create_function_url_config(FunctionName="chat-dev-backend", AuthType="NONE")
+    assert url["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert url["FunctionUrl"].startswith("https://") and url["FunctionUrl"].endswith(f".lambda-url.{REGION}.on.aws/"), url
+    assert lam.get_function_url_config(FunctionName="chat-dev-backend")["FunctionUrl"] == url["FunctionUrl"]
+    lam.add_permission(FunctionName="chat-dev-backend", StatementId="public-url", Action="lambda:InvokeFunctionUrl",
+                       Principal="*", FunctionUrlAuthType="NONE")
+    policy = json.loads(lam.get_policy(FunctionName="chat-dev-backend")["Policy"])
+    st = policy["Statement"][0]
+    assert st["Sid"] == "public-url" and st["Action"] == "lambda:InvokeFunctionUrl", st
+    assert st["Condition"]["StringEquals"]["lambda:FunctionUrlAuthType"] == "NONE", st
+    lam.remove_permission(FunctionName="chat-dev-backend", StatementId="public-url")
+    expect_error("ResourceNotFoundException", lambda: lam.get_policy(FunctionName="chat-dev-backend"))
+    assert lam.list_tags(Resource=fn["FunctionArn"])["Tags"] == {"chatctl:stack": "chat-dev"}
+    lam.delete_function_url_config(FunctionName="chat-dev-backend")
+    expect_error("ResourceNotFoundException", lambda: lam.get_function_url_config(FunctionName="chat-dev-backend"))
+    lam.delete_function(FunctionName="chat-dev-backend")
+    expect_error("ResourceNotFoundException", lambda: lam.get_function(FunctionName="chat-dev-backend"), status=404)
+    # A role Lambda may not assume is refused like on AWS.
+    apigw_role = create_role("not-for-lambda")
+    expect_error("InvalidParameterValueException", lambda: lam.create_function(
+        FunctionName="x", Runtime="provided.al2023", Role=apigw_role, Handler="bootstrap", Code={"ZipFile": code}),
+        "The role defined for the function cannot be assumed by Lambda.")
+    expect_error("InvalidParameterValueException", lambda: lam.create_function(
+        FunctionName="x", Runtime="provided.al2023", Role=f"arn:aws:iam::{ACCOUNT}:role/missing",
+        Handler="bootstrap", Code={"ZipFile": code}),
+        "The role defined for the function cannot be assumed by Lambda.")
+
+
+@test
+def dynamodb_table_and_items() -> None:
+    ddb = client("dynamodb")
+    table = ddb.create_table(
+        TableName="chat-dev-connections", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "connectionId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        Tags=[{"Key": "chatctl:stack", "Value": "chat-dev"}])["TableDescription"]
+    desc = ddb.describe_table(TableName="chat-dev-connections")["Table"]
+    assert desc["TableStatus"] == "ACTIVE" and desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST", desc
+    tags = ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    assert tags == [{"Key": "chatctl:stack", "Value": "chat-dev"}], tags
+    ddb.put_item(TableName="chat-dev-connections", Item={"connectionId": {"S": "c1"}, "name": {"S": "alice"}})
+    ddb.put_item(TableName="chat-dev-connections", Item={"connectionId": {"S": "c2"}, "name": {"S": "bob"}})
+    assert ddb.get_item(TableName="chat-dev-connections", Key={"connectionId": {"S": "c1"}})["Item"]["name"]["S"] == "alice"
+    ddb.update_item(TableName="chat-dev-connections", Key={"connectionId": {"S": "c1"}},
+                    UpdateExpression="SET #n = :n", ExpressionAttributeNames={"#n": "name"},
+                    ExpressionAttributeValues={":n": {"S": "alice2"}})
+    q = ddb.query(TableName="chat-dev-connections", KeyConditionExpression="connectionId = :c",
+                  ExpressionAttributeValues={":c": {"S": "c1"}})
+    assert q["Items"][0]["name"]["S"] == "alice2"
+    assert ddb.scan(TableName="chat-dev-connections")["Count"] == 2
+    ddb.delete_item(TableName="chat-dev-connections", Key={"connectionId": {"S": "c1"}})
+    assert ddb.scan(TableName="chat-dev-connections")["Count"] == 1
+    ddb.delete_table(TableName="chat-dev-connections")
+    expect_error("ResourceNotFoundException", lambda: ddb.describe_table(TableName="chat-dev-connections"))
+
+
+@test
+def logs_groups_and_lock() -> None:
+    logs = client("logs")
+    logs.create_log_group(logGroupName="/chatctl/lock/chat-dev", tags={"owner": "host-1"})
+    expect_error("ResourceAlreadyExistsException",
+                 lambda: logs.create_log_group(logGroupName="/chatctl/lock/chat-dev"), status=400)
+    groups = logs.describe_log_groups(logGroupNamePrefix="/chatctl/lock/")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/chatctl/lock/chat-dev"], groups
+    arn = groups[0]["arn"]
+    logs.put_retention_policy(logGroupName="/chatctl/lock/chat-dev", retentionInDays=1)
+    assert logs.describe_log_groups(logGroupNamePrefix="/chatctl/lock/")["logGroups"][0]["retentionInDays"] == 1
+    assert logs.list_tags_log_group(logGroupName="/chatctl/lock/chat-dev")["tags"] == {"owner": "host-1"}
+    logs.tag_resource(resourceArn=arn.removesuffix(":*"), tags={"lease": "123"})
+    tags = logs.list_tags_for_resource(resourceArn=arn.removesuffix(":*"))["tags"]
+    assert tags == {"owner": "host-1", "lease": "123"}, tags
+    logs.delete_log_group(logGroupName="/chatctl/lock/chat-dev")
+    assert logs.describe_log_groups(logGroupNamePrefix="/chatctl/lock/")["logGroups"] == []
+    expect_error("ResourceNotFoundException", lambda: logs.delete_log_group(logGroupName="/chatctl/lock/chat-dev"))
+
+
+@test
+def call_log() -> None:
+    v2 = client("apigatewayv2")
+    api_id = websocket_api()["ApiId"]
+    v2.get_api(ApiId=api_id)
+    client("iam").list_roles()
+    client("dynamodb").list_tables()
+    client("logs").describe_log_groups()
+    expect_error("NotFoundException", lambda: v2.get_api(ApiId="missing"))
+    log = calls()
+    assert log == [
+        {"service": "apigatewayv2", "operation": "CreateApi", "write": True, "status": 201},
+        {"service": "apigatewayv2", "operation": "GetApi", "write": False, "status": 200},
+        {"service": "iam", "operation": "ListRoles", "write": False, "status": 200},
+        {"service": "dynamodb", "operation": "ListTables", "write": False, "status": 200},
+        {"service": "logs", "operation": "DescribeLogGroups", "write": False, "status": 200},
+        {"service": "apigatewayv2", "operation": "GetApi", "write": False, "status": 404},
+    ], log
+    status, _, _ = http("DELETE", "/_emulator/calls")
+    assert status == 204 and calls() == []
+    # Clearing the log keeps the state.
+    v2.get_api(ApiId=api_id)
+    assert calls() == [{"service": "apigatewayv2", "operation": "GetApi", "write": False, "status": 200}]
+
+
+@test
+def call_log_names_every_chatctl_operation() -> None:
+    # The read/write split that "a no-op up makes no write" relies on.
+    reads = ["GetAccount", "GetApis", "GetRouteResponses", "GetFunctionUrlConfig", "ListTagsOfResource",
+             "DescribeLogGroups", "Query", "Scan", "ListRoleTags", "BatchGetItem", "HeadBucket"]
+    writes = ["UpdateAccount", "CreateApi", "UpdateStage", "PutItem", "TagResource", "AddPermission", "CreateLogGroup"]
+    import chatemu.ops as ops  # served from this directory
+    assert not any(ops.is_write(r) for r in reads)
+    assert all(ops.is_write(w) for w in writes)
+    # Operation names come from the service models.
+    v2 = client("apigatewayv2")
+    api_id = websocket_api()["ApiId"]
+    v2.create_stage(ApiId=api_id, StageName="dev")
+    v2.update_stage(ApiId=api_id, StageName="dev", AutoDeploy=True)
+    route = v2.create_route(ApiId=api_id, RouteKey="$default")
+    v2.get_route_responses(ApiId=api_id, RouteId=route["RouteId"])
+    arn = f"arn:aws:apigateway:{REGION}::/apis/{api_id}"
+    v2.get_tags(ResourceArn=arn)
+    client("apigateway").get_account()
+    client("sts").get_caller_identity()
+    names = [(c["service"], c["operation"], c["write"]) for c in calls()]
+    assert names[-7:] == [
+        ("apigatewayv2", "CreateStage", True), ("apigatewayv2", "UpdateStage", True),
+        ("apigatewayv2", "CreateRoute", True), ("apigatewayv2", "GetRouteResponses", False),
+        ("apigatewayv2", "GetTags", False), ("apigateway", "GetAccount", False),
+        ("sts", "GetCallerIdentity", False),
+    ], names
+
+
+@test
+def faults_in_each_protocol() -> None:
+    control("POST", "/faults", {"operation": "UpdateAccount", "count": 2, "status": 400, "code": "BadRequestException",
+                                "message": "The role ARN does not have required permissions set to API Gateway"})
+    apigw = client("apigateway")
+    arn = create_role("fault-role")
+    patch = [{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
+    for _ in range(2):
+        err = expect_error("BadRequestException", lambda: apigw.update_account(patchOperations=patch),
+                           "The role ARN does not have required permissions set to API Gateway", 400)
+        assert err.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "BadRequestException"
+    apigw.update_account(patchOperations=patch)
+    # json protocol
+    control("POST", "/faults", {"operation": "PutItem", "status": 400, "code": "ProvisionedThroughputExceededException",
+                                "message": "slow down"})
+    expect_error("ProvisionedThroughputExceededException", lambda: client("dynamodb").put_item(
+        TableName="t", Item={"k": {"S": "v"}}), "slow down", 400)
+    # query protocol
+    control("POST", "/faults", {"operation": "GetRole", "status": 404, "code": "NoSuchEntity", "message": "gone"})
+    expect_error("NoSuchEntity", lambda: client("iam").get_role(RoleName="fault-role"), "gone", 404)
+    client("iam").get_role(RoleName="fault-role")
+    # forever, narrowed by service
+    control("POST", "/faults", {"operation": "TagResource", "service": "logs", "count": -1, "status": 500,
+                                "code": "ServiceUnavailableException", "message": "down"})
+    for _ in range(3):
+        expect_error("ServiceUnavailableException", lambda: client("logs").tag_resource(
+            resourceArn=f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:x", tags={"a": "b"}), status=500)
+    api_id = websocket_api()["ApiId"]
+    client("apigatewayv2").tag_resource(ResourceArn=f"arn:aws:apigateway:{REGION}::/apis/{api_id}", Tags={"a": "b"})
+    state = control("GET", "/faults")
+    assert state["faults"][0]["operation"] == "TagResource" and state["faults"][0]["count"] == -1, state
+    status, _, _ = http("DELETE", "/_emulator/faults")
+    assert status == 204 and control("GET", "/faults")["faults"] == []
+    statuses = [c["status"] for c in calls() if c["operation"] == "UpdateAccount"]
+    assert statuses == [400, 400, 200], statuses
+    # malformed fault specs are refused
+    status, _, body = http("POST", "/_emulator/faults", {"operation": "X", "count": 0})
+    assert status == 400, body
+    status, _, body = http("POST", "/_emulator/faults", {"bogus": 1})
+    assert status == 400, body
+
+
+@test
+def latency_injection() -> None:
+    sts = client("sts")
+    sts.get_caller_identity()
+    t0 = time.monotonic()
+    for _ in range(5):
+        sts.get_caller_identity()
+    base = (time.monotonic() - t0) / 5
+    control("POST", "/faults", {"latency_ms": 50})
+    t0 = time.monotonic()
+    for _ in range(5):
+        sts.get_caller_identity()
+    slow = (time.monotonic() - t0) / 5
+    assert 0.05 <= slow < 0.05 + base + 0.03, (base, slow)
+    control("POST", "/faults", {"latency_ms": 0})
+    t0 = time.monotonic()
+    sts.get_caller_identity()
+    assert time.monotonic() - t0 < 0.05
+    assert base < 0.02, f"a plain call took {base * 1000:.1f} ms"
+
+
+@test
+def reset_clears_everything() -> None:
+    websocket_api()
+    create_role("r1")
+    github_setup()
+    control("POST", "/faults", {"operation": "GetApis", "count": -1, "latency_ms": 5})
+    reset()
+    assert calls() == []
+    assert client("apigatewayv2").get_apis()["Items"] == []
+    assert client("iam").list_roles()["Roles"] == []
+    state = control("GET", "/faults")
+    assert state["faults"] == [] and state["latency_ms"] == 0
+    status, _, _ = http("GET", "/_emulator/github/repos/acme/chat-web")
+    assert status == 404
+
+
+# --- GitHub ----------------------------------------------------------------------
+
+@test
+def github_auth_and_repo() -> None:
+    github_setup()
+    status, headers, body = http("GET", "/github/user", token="ghp_good")
+    assert status == 200 and body["login"] and body["type"] == "User"
+    assert headers["X-OAuth-Scopes"] == "repo, admin:repo_hook"
+    status, _, body = http("GET", "/github/repos/acme/chat-web", token="ghp_good")
+    assert status == 200 and body["full_name"] == "acme/chat-web" and body["default_branch"] == "main"
+    status, _, body = http("GET", "/github/repos/acme/other", token="ghp_good")
+    assert status == 404 and body["message"] == "Not Found" and body["documentation_url"]
+    status, _, body = http("GET", "/github/repos/acme/chat-web", token="ghp_unknown")
+    assert status == 401 and body["message"] == "Bad credentials"
+    status, _, body = http("GET", "/github/repos/acme/chat-web")
+    assert status == 401, body
+    status, _, _ = http("GET", "/github/repos/acme/chat-web", headers={"Authorization": "token ghp_good"})
+    assert status == 200
+
+
+@test
+def github_hooks() -> None:
+    github_setup()
+    hook = {"name": "web", "active": True, "events": ["push"],
+            "config": {"url": "https://example.com/hook", "content_type": "json", "secret": "shh"}}
+    status, headers, body = http("POST", "/github/repos/acme/chat-web/hooks", hook, token="ghp_good")
+    assert status == 201, body
+    hid = body["id"]
+    assert body["config"] == {"url": "https://example.com/hook", "content_type": "json", "insecure_ssl": "0",
+                              "secret": "********"}, body
+    assert headers["Location"].endswith(f"/github/repos/acme/chat-web/hooks/{hid}")
+    status, _, body = http("POST", "/github/repos/acme/chat-web/hooks", hook, token="ghp_good")
+    assert status == 422 and body["message"] == "Validation Failed"
+    assert body["errors"][0]["message"] == "Hook already exists on this repository"
+    status, _, body = http("GET", f"/github/repos/acme/chat-web/hooks/{hid}", token="ghp_good")
+    assert status == 200 and body["id"] == hid
+    status, _, body = http("PATCH", f"/github/repos/acme/chat-web/hooks/{hid}", {"active": False}, token="ghp_good")
+    assert status == 200 and body["active"] is False
+    status, _, body = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hid}", token="ghp_good")
+    assert status == 204 and body is None
+    status, _, body = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hid}", token="ghp_good")
+    assert status == 404
+    status, _, body = http("GET", "/github/repos/acme/chat-web/hooks/999", token="ghp_good")
+    assert status == 404
+
+
+@test
+def github_pagination() -> None:
+    github_setup()
+    for i in range(7):
+        status, _, _ = http("POST", "/github/repos/acme/chat-web/hooks",
+                            {"config": {"url": f"https://example.com/{i}"}}, token="ghp_good")
+        assert status == 201
+    status, headers, body = http("GET", "/github/repos/acme/chat-web/hooks", token="ghp_good")
+    assert status == 200 and len(body) == 7 and "Link" not in headers
+    urls = []
+    path = "/github/repos/acme/chat-web/hooks?per_page=3"
+    pages = 0
+    while path:
+        status, headers, body = http("GET", path, token="ghp_good")
+        pages += 1
+        urls += [h["config"]["url"] for h in body]
+        link = headers.get("Link", "")
+        nxt = [part.split(";")[0].strip()[1:-1] for part in link.split(",") if 'rel="next"' in part]
+        if nxt:
+            assert nxt[0].startswith(BASE + "/github/"), nxt
+            path = nxt[0][len(BASE):]
+        else:
+            path = ""
+    assert pages == 3 and urls == [f"https://example.com/{i}" for i in range(7)], (pages, urls)
+    status, headers, body = http("GET", "/github/repos/acme/chat-web/hooks?per_page=500", token="ghp_good")
+    assert len(body) == 7
+
+
+@test
+def github_keys_and_scopes() -> None:
+    github_setup()
+    control("POST", "/github/tokens", {"token": "ghp_readonly", "scopes": ["read:org"]})
+    key = {"title": "deploy", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyMaterial1234567890abcdefghi", "read_only": True}
+    status, headers, body = http("POST", "/github/repos/acme/chat-web/keys", key, token="ghp_readonly")
+    assert status == 403 and body["message"] == "Resource not accessible by personal access token", body
+    assert headers["X-Accepted-OAuth-Scopes"] and headers["X-OAuth-Scopes"] == "read:org"
+    status, _, body = http("POST", "/github/repos/acme/chat-web/hooks", {"config": {"url": "https://e.com"}}, token="ghp_readonly")
+    assert status == 403
+    status, _, body = http("POST", "/github/repos/acme/chat-web/keys", key, token="ghp_good")
+    assert status == 201 and body["read_only"] is True and body["title"] == "deploy"
+    kid = body["id"]
+    status, _, body = http("GET", "/github/repos/acme/chat-web/keys", token="ghp_readonly")
+    assert status == 200 and [k["id"] for k in body] == [kid]
+    status, _, body = http("GET", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_readonly")
+    assert status == 200
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_readonly")
+    assert status == 403
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_good")
+    assert status == 204
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_good")
+    assert status == 404
+    log = [(c["service"], c["operation"], c["write"], c["status"]) for c in calls()]
+    assert ("github", "POST /repos/{owner}/{repo}/keys", True, 403) in log
+    assert ("github", "GET /repos/{owner}/{repo}/keys", False, 200) in log
+    assert ("github", "DELETE /repos/{owner}/{repo}/keys/{key_id}", True, 204) in log
+
+
+@test
+def github_faults() -> None:
+    github_setup()
+    control("POST", "/faults", {"operation": "GET /repos/{owner}/{repo}/hooks", "count": 1, "status": 403,
+                                "message": "API rate limit exceeded", "headers": {"x-ratelimit-remaining": "0"}})
+    status, headers, body = http("GET", "/github/repos/acme/chat-web/hooks", token="ghp_good")
+    assert status == 403 and body["message"] == "API rate limit exceeded" and headers["x-ratelimit-remaining"] == "0"
+    status, _, _ = http("GET", "/github/repos/acme/chat-web/hooks", token="ghp_good")
+    assert status == 200
+
+
+# --- Amplify -------------------------------------------------------------------
+
+@test
+def amplify_app_requires_valid_token() -> None:
+    github_setup()
+    amp = client("amplify")
+    expect_error("BadRequestException", lambda: amp.create_app(name="web", repository="https://github.com/acme/chat-web"),
+                 "You should at least provide one valid token", 400)
+    bad = "There was an issue setting up your repository. Please try again later."
+    expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository="https://github.com/acme/chat-web", accessToken="ghp_unknown"), bad)
+    expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository="https://github.com/acme/missing", accessToken="ghp_good"), bad)
+    control("POST", "/github/tokens", {"token": "ghp_weak", "scopes": []})
+    expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository="https://github.com/acme/chat-web", accessToken="ghp_weak"), bad)
+    assert amp.list_apps()["apps"] == []
+
+
+@test
+def amplify_app_branch_job() -> None:
+    github_setup()
+    control("POST", "/faults", {"amplify_job_s": 0.4})
+    amp = client("amplify")
+    app = amp.create_app(
+        name="chat-web", repository="https://github.com/acme/chat-web", accessToken="ghp_good", platform="WEB",
+        environmentVariables={"CHAT_URL": "wss://x"}, buildSpec="version: 1\n",
+        customRules=[{"source": "/<*>", "target": "/index.html", "status": "404-200"}],
+        tags={"chatctl:stack": "chat-dev"})["app"]
+    app_id = app["appId"]
+    assert app_id.startswith("d") and app["defaultDomain"] == f"{app_id}.amplifyapp.com"
+    assert app["appArn"] == f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{app_id}"
+    assert app["tags"] == {"chatctl:stack": "chat-dev"} and app["platform"] == "WEB"
+    assert app["customRules"][0]["target"] == "/index.html"
+    assert "ghp_good" not in json.dumps(app, default=str)
+    assert amp.get_app(appId=app_id)["app"]["environmentVariables"] == {"CHAT_URL": "wss://x"}
+    assert [a["appId"] for a in amp.list_apps()["apps"]] == [app_id]
+    upd = amp.update_app(appId=app_id, environmentVariables={"CHAT_URL": "wss://y"})["app"]
+    assert upd["environmentVariables"] == {"CHAT_URL": "wss://y"} and upd["name"] == "chat-web"
+    # No GitHub side effects before a branch exists.
+    state = control("GET", "/github/repos/acme/chat-web")
+    assert state["hooks"] == [] and state["keys"] == []
+    branch = amp.create_branch(appId=app_id, branchName="main", stage="PRODUCTION", framework="Web",
+                               enableAutoBuild=True, environmentVariables={"B": "1"})["branch"]
+    assert branch["branchName"] == "main" and branch["stage"] == "PRODUCTION" and branch["enableAutoBuild"] is True
+    state = control("GET", "/github/repos/acme/chat-web")
+    assert len(state["hooks"]) == 1 and len(state["keys"]) == 1, state
+    hook = state["hooks"][0]
+    assert hook["config"]["url"].startswith("https://") and hook["config"]["url"].endswith(
+        f".execute-api.{REGION}.amazonaws.com/prod/github"), hook
+    key = state["keys"][0]
+    assert key["read_only"] is True and app_id in key["title"] and "Amplify" in key["title"], key
+    assert amp.get_branch(appId=app_id, branchName="main")["branch"]["environmentVariables"] == {"B": "1"}
+    assert [b["branchName"] for b in amp.list_branches(appId=app_id)["branches"]] == ["main"]
+    assert amp.update_branch(appId=app_id, branchName="main", framework="React")["branch"]["framework"] == "React"
+    job = amp.start_job(appId=app_id, branchName="main", jobType="RELEASE")["jobSummary"]
+    assert job["status"] == "PENDING" and job["jobId"] == "1", job
+    time.sleep(0.25)
+    assert amp.get_job(appId=app_id, branchName="main", jobId="1")["job"]["summary"]["status"] == "RUNNING"
+    time.sleep(0.25)
+    got = amp.get_job(appId=app_id, branchName="main", jobId="1")["job"]
+    assert got["summary"]["status"] == "SUCCEED" and [s["stepName"] for s in got["steps"]] == ["BUILD", "DEPLOY", "VERIFY"]
+    assert [j["jobId"] for j in amp.list_jobs(appId=app_id, branchName="main")["jobSummaries"]] == ["1"]
+    expect_error("NotFoundException", lambda: amp.get_job(appId=app_id, branchName="main", jobId="9"), status=404)
+    # Tags
+    amp.tag_resource(resourceArn=app["appArn"], tags={"chatctl:hooks": "1"})
+    assert amp.list_tags_for_resource(resourceArn=app["appArn"])["tags"] == {"chatctl:stack": "chat-dev", "chatctl:hooks": "1"}
+    amp.untag_resource(resourceArn=app["appArn"], tagKeys=["chatctl:hooks"])
+    assert amp.get_app(appId=app_id)["app"]["tags"] == {"chatctl:stack": "chat-dev"}
+    expect_error("ResourceNotFoundException", lambda: amp.list_tags_for_resource(
+        resourceArn=f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/dnope"), status=404)
+    # A second app on the same repository shares the unified hook but gets its own key.
+    app2 = amp.create_app(name="chat-web-2", repository="https://github.com/acme/chat-web", accessToken="ghp_good")["app"]
+    amp.create_branch(appId=app2["appId"], branchName="main")
+    state = control("GET", "/github/repos/acme/chat-web")
+    assert len(state["hooks"]) == 1 and len(state["keys"]) == 2, state
+    # Deleting branches and apps leaves the hook and the keys behind.
+    amp.delete_branch(appId=app_id, branchName="main")
+    expect_error("NotFoundException", lambda: amp.get_branch(appId=app_id, branchName="main"))
+    amp.delete_app(appId=app_id)
+    amp.delete_app(appId=app2["appId"])
+    expect_error("NotFoundException", lambda: amp.get_app(appId=app_id), status=404)
+    state = control("GET", "/github/repos/acme/chat-web")
+    assert len(state["hooks"]) == 1 and len(state["keys"]) == 2, state
+    ops = [c["operation"] for c in calls() if c["service"] == "amplify"]
+    assert ops[:2] == ["CreateApp", "GetApp"], ops
+    assert not [c for c in calls() if c["service"] == "github"], "Amplify's own GitHub calls are not client calls"
+
+
+@test
+def amplify_reinstalls_missing_hook_and_pages() -> None:
+    github_setup()
+    amp = client("amplify")
+    apps = [amp.create_app(name=f"a{i}", repository="https://github.com/acme/chat-web", accessToken="ghp_good")["app"]
+            for i in range(3)]
+    amp.create_branch(appId=apps[0]["appId"], branchName="main")
+    hook_id = control("GET", "/github/repos/acme/chat-web")["hooks"][0]["id"]
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hook_id}", token="ghp_good")
+    assert status == 204
+    amp.create_branch(appId=apps[1]["appId"], branchName="main")
+    assert len(control("GET", "/github/repos/acme/chat-web")["hooks"]) == 1
+    page = amp.list_apps(maxResults=2)
+    assert len(page["apps"]) == 2 and page["nextToken"]
+    rest = amp.list_apps(maxResults=2, nextToken=page["nextToken"])
+    assert len(rest["apps"]) == 1 and "nextToken" not in rest
+    expect_error("BadRequestException", lambda: amp.create_branch(appId=apps[0]["appId"], branchName="main"))
+    expect_error("NotFoundException", lambda: amp.create_branch(appId="dmissing", branchName="main"))
+
+
+@test
+def amplify_failed_job_and_manual_app() -> None:
+    control("POST", "/faults", {"amplify_job_s": 0, "amplify_job_status": "FAILED"})
+    github_setup()
+    amp = client("amplify")
+    app = amp.create_app(name="x", repository="https://github.com/acme/chat-web", oauthToken="ghp_good")["app"]
+    amp.create_branch(appId=app["appId"], branchName="dev")
+    job = amp.start_job(appId=app["appId"], branchName="dev", jobType="RELEASE")["jobSummary"]
+    assert job["status"] == "FAILED", job
+    manual = amp.create_app(name="manual")["app"]
+    assert "repository" not in manual or not manual["repository"]
+    amp.create_branch(appId=manual["appId"], branchName="main")
+    expect_error("BadRequestException", lambda: amp.start_job(appId=manual["appId"], branchName="main", jobType="RELEASE"))
+
+
+# --- runner ----------------------------------------------------------------------
+
+def start_emulator() -> subprocess.Popen[str]:
+    global BASE
+    proc = subprocess.Popen(
+        [os.path.join(HERE, "start"), "0"], stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
+        stdin=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("emulator exited before it was ready")
+        if line.startswith("emulator listening on "):
+            BASE = line.split()[-1]
+            return proc
+    raise RuntimeError("emulator did not start within 60 s")
+
+
+def main() -> int:
+    global BASE
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, help="use an emulator already running on this port")
+    parser.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
+    args = parser.parse_args()
+    sys.path.insert(0, HERE)
+    proc = None
+    if args.port:
+        BASE = f"http://127.0.0.1:{args.port}"
+    else:
+        t0 = time.monotonic()
+        proc = start_emulator()
+        print(f"emulator ready in {time.monotonic() - t0:.2f}s at {BASE}")
+    passed = failed = 0
+    try:
+        for name, fn in TESTS:
+            if args.pattern and args.pattern not in name:
+                continue
+            reset()
+            t0 = time.monotonic()
+            try:
+                fn()
+            except Exception:
+                failed += 1
+                print(f"FAIL {name}")
+                traceback.print_exc()
+            else:
+                passed += 1
+                print(f"ok   {name} ({(time.monotonic() - t0) * 1000:.0f} ms)")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
