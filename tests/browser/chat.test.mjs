@@ -51,8 +51,6 @@ function messageItem(page, text) {
   return page.locator('#messages li.msg').filter({ has: page.locator('.text', { hasText: text }) }).last();
 }
 
-const unique = (prefix) => `${prefix} ${Math.random().toString(36).slice(2, 10)}`;
-
 describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
   let dev;
   let browser;
@@ -113,7 +111,7 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     // Bob goes back to the list (client-side), so the message shows up as unread there.
     await bob.page.locator('.brand').click();
     assert.equal(new URL(bob.page.url()).pathname, '/');
-    const secret = unique('Hello Bob, the stage is live');
+    const secret = 'Hi Bob! The dev stage is live. Want to try it?';
     await sendText(alice.page, secret);
     const sentItem = messageItem(alice.page, secret);
     await sentItem.locator('.status', { hasText: 'Sent' }).waitFor();
@@ -139,7 +137,17 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     assert.notEqual(await received.locator('time').textContent(), '');
     assert.equal(await aliceInBobsList.locator('.badge').count(), 0, 'opening the conversation marks it read');
 
-    // Bob answers with markup: it must arrive as text, never as HTML.
+    // Bob answers; alice sees it with bob as the sender.
+    const answer = 'Yes! Opening it on my phone now.';
+    await sendText(bob.page, answer);
+    const answered = messageItem(alice.page, answer);
+    await answered.waitFor();
+    assert.equal(await answered.getAttribute('data-from'), 'bob');
+    assert.equal(await answered.locator('.from').textContent(), 'bob');
+    await screenshot(alice.page, 'chat-alice.png');
+    await screenshot(bob.page, 'chat-bob.png');
+
+    // Markup arrives as text, never as HTML.
     const markup = '<img src=x onerror="window.__injected=1"> <b>bold?</b>';
     await sendText(bob.page, markup);
     const reply = messageItem(alice.page, 'bold?');
@@ -154,7 +162,7 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     assert.ok(carolFrames.length > 0, 'carol received her who replies');
     for (const frame of carolFrames) assert.equal(frame.type, 'who', `unexpected frame for carol: ${JSON.stringify(frame)}`);
     const carolText = await carol.page.locator('body').innerText();
-    assert.ok(!carolText.includes(secret) && !carolText.includes('bold?'));
+    for (const text of [secret, answer, 'bold?']) assert.ok(!carolText.includes(text), text);
     assert.equal(await carol.page.locator('#messages li').count(), 0);
     assert.equal(await carol.page.locator('.badge').count(), 0);
     // Carol does see both as online (a `who` on focus refreshes the list).
@@ -162,15 +170,12 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     await carol.page.locator('a.person[data-name="alice"][data-online="true"]').waitFor();
     await carol.page.locator('a.person[data-name="bob"][data-online="true"]').waitFor();
 
-    await screenshot(alice.page, 'chat-alice.png');
-    await screenshot(bob.page, 'chat-bob.png');
-
     // A message to somebody offline: the error appears on that very message.
     await alice.page.getByLabel('Chat with someone by name').fill('dave');
     await alice.page.getByLabel('Chat with someone by name').press('Enter');
     assert.equal(new URL(alice.page.url()).pathname, '/chat/dave');
     await alice.page.locator('#conv-presence', { hasText: /^offline$/ }).waitFor();
-    const lost = unique('Are you there, Dave?');
+    const lost = 'Are you there, Dave?';
     await sendText(alice.page, lost);
     const failed = messageItem(alice.page, lost);
     await failed.locator('.msg-error[data-code="peer_offline"]', { hasText: 'dave is offline' }).waitFor();
@@ -185,8 +190,8 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
 
     // A phone-sized screen: one column, no horizontal scrolling.
     await bob.page.setViewportSize(PHONE);
-    await sendText(bob.page, 'Checking on my phone: https://example.com/a/long/path/that/has/to/wrap/somewhere/on/a/narrow/screen');
-    await messageItem(bob.page, 'Checking on my phone').locator('.status', { hasText: 'Sent' }).waitFor();
+    await sendText(bob.page, 'Works here too. Long links wrap: https://example.com/a/long/path/that/has/to/wrap/somewhere/on/a/narrow/screen');
+    await messageItem(bob.page, 'Works here too').locator('.status', { hasText: 'Sent' }).waitFor();
     const widths = await bob.page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     assert.ok(widths[0] <= widths[1], `no horizontal scroll (scrollWidth ${widths[0]} > ${widths[1]})`);
     assert.equal(await bob.page.locator('.sidebar').isVisible(), false, 'the list is hidden in a conversation');
