@@ -1,1 +1,31 @@
-fn main() {}
+//! chatctl's entry point: parse, set up logging, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use chatctl::cli::Cli;
+use chatctl::{commands, logging, ui::Ui};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.global.verbose);
+    let ui = Ui::new(cli.global.output);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            ui.error(&anyhow::anyhow!("cannot start the async runtime: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli, &ui)) {
+        Ok(outcome) => outcome.into(),
+        Err(err) => {
+            ui.error(&err);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Command-line definitions. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Deploy a real-time one-to-one WebSocket chat service on AWS, tear it down, or run it locally.
+///
+/// chatctl reads ./chatctl.toml (see `chatctl init`), observes what exists in your AWS
+/// account, and changes only what differs. Every command can be run again safely.
+///
+/// Quick start without AWS:   chatctl dev      (then open the printed URL in two windows)
+/// Deploy:                    chatctl plan  →  chatctl up  →  chatctl status
+/// Remove everything:         chatctl down
+///
+/// Exit codes: 0 success, 1 error, 2 `plan`/`status` found changes or drift.
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "CHATCTL_CONFIG",
+        default_value = "chatctl.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+    /// Stage to act on (overrides [app].stage); each stage is a separate stack.
+    #[arg(long, global = true, env = "CHATCTL_STAGE", value_name = "NAME")]
+    pub stage: Option<String>,
+    /// AWS region (overrides [app].region, which overrides AWS_REGION).
+    #[arg(long, global = true, env = "CHATCTL_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Result format on stdout; progress and logs always go to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Answer yes to confirmations (required by `down` when stdin is not a terminal).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// More logging on stderr: -v for each AWS step, -vv for SDK details. RUST_LOG also works.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the stack so it matches chatctl.toml (idempotent).
+    ///
+    /// Observes what exists, prints the plan, and applies only the differences. A second
+    /// `up` with nothing changed makes no write call. An interrupted `up` is finished by the
+    /// next one.
+    Up(UpArgs),
+    /// Delete everything chatctl created for the stack, in reverse dependency order.
+    ///
+    /// Asks for confirmation on a terminal; elsewhere requires --yes. Running it when nothing
+    /// is left succeeds. Shared settings that belong to someone else are left alone.
+    Down,
+    /// Show every resource (present / missing / drifted) and the stack's URLs.
+    ///
+    /// Exits 2 when something is missing or drifted, 0 when everything matches.
+    Status(StatusArgs),
+    /// Print what `up` would change, without changing anything.
+    ///
+    /// Exits 2 when there are changes, 0 when the stack is up to date.
+    Plan,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct UpArgs {
+    /// Point the account-wide API Gateway CloudWatch Logs setting at this stack's role even
+    /// when it already names another working role.
+    #[arg(long)]
+    pub own_cloudwatch_role: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct StatusArgs {}

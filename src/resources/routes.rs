@@ -1,0 +1,429 @@
+//! Routes and their `$default` route responses. A route is two-way only with a route
+//! response; without one API Gateway sends nothing back, whatever the integration returns.
+
+use anyhow::{Context, Result};
+
+use super::{Ctx, absent_if, aws_error, integrations};
+use crate::chat_api::{DEFAULT_RESPONSE_KEY, RouteSpec};
+use crate::plan::{Action, FieldChange, Step};
+use crate::retry::{self, Policy};
+
+pub const KIND: &str = "route";
+pub const RESPONSE_KIND: &str = "route response";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub id: String,
+    pub key: String,
+    pub target: String,
+    pub route_response_selection_expression: Option<String>,
+    /// (route response id, key)
+    pub responses: Vec<(String, String)>,
+}
+
+impl Observed {
+    /// The integration id from a target of the form `integrations/{id}`.
+    pub fn integration_id(&self) -> Option<&str> {
+        self.target.strip_prefix("integrations/")
+    }
+}
+
+pub async fn observe(ctx: &Ctx, api_id: &str) -> Result<Vec<Observed>> {
+    let client = &ctx.aws.apigatewayv2;
+    let mut found = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let page = client
+            .get_routes()
+            .api_id(api_id)
+            .set_next_token(next_token.take())
+            .max_results("500")
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("listing routes of API {api_id}"), &e))?;
+        found.extend(page.items().iter().map(|r| {
+            Observed {
+                id: r.route_id().unwrap_or_default().to_owned(),
+                key: r.route_key().unwrap_or_default().to_owned(),
+                target: r.target().unwrap_or_default().to_owned(),
+                route_response_selection_expression: r
+                    .route_response_selection_expression()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                responses: Vec::new(),
+            }
+        }));
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+            _ => break,
+        }
+    }
+    let responses = futures::future::try_join_all(found.iter().map(|route| async move {
+        let out = client
+            .get_route_responses()
+            .api_id(api_id)
+            .route_id(&route.id)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("listing responses of route {}", route.key), &e))?;
+        Ok::<_, anyhow::Error>(
+            out.items()
+                .iter()
+                .map(|r| {
+                    (
+                        r.route_response_id().unwrap_or_default().to_owned(),
+                        r.route_response_key().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+    }))
+    .await?;
+    for (route, responses) in found.iter_mut().zip(responses) {
+        route.responses = responses;
+    }
+    Ok(found)
+}
+
+/// What exists for one desired route: its route and the integration it should use.
+#[derive(Debug, Clone, Default)]
+pub struct Binding<'a> {
+    pub route: Option<&'a Observed>,
+    pub integration: Option<&'a integrations::Observed>,
+}
+
+/// Pairs each desired route with what exists. A route's integration is the one its target
+/// names; an integration left without a route (a run killed between the two creates) is
+/// adopted by URI so the next run does not create a second one.
+pub fn bind<'a>(
+    desired: &[RouteSpec],
+    routes: &'a [Observed],
+    integrations: &'a [integrations::Observed],
+) -> Vec<Binding<'a>> {
+    let mut claimed: Vec<&str> = Vec::new();
+    let mut bindings: Vec<Binding<'a>> = desired
+        .iter()
+        .map(|spec| {
+            let route = routes.iter().find(|r| r.key == spec.route_key);
+            let integration = route
+                .and_then(Observed::integration_id)
+                .and_then(|id| integrations.iter().find(|i| i.id == id));
+            if let Some(i) = integration {
+                claimed.push(&i.id);
+            }
+            Binding { route, integration }
+        })
+        .collect();
+    for (spec, binding) in desired.iter().zip(bindings.iter_mut()) {
+        if binding.integration.is_none() {
+            let uri = spec.integration_uri();
+            binding.integration = integrations
+                .iter()
+                .find(|i| i.uri == uri && !claimed.contains(&i.id.as_str()));
+            if let Some(i) = binding.integration {
+                claimed.push(&i.id);
+            }
+        }
+    }
+    bindings
+}
+
+/// Routes whose key is not desired, and integrations no desired route uses.
+pub fn strays<'a>(
+    desired: &[RouteSpec],
+    bindings: &[Binding<'a>],
+    routes: &'a [Observed],
+    integrations: &'a [integrations::Observed],
+) -> (Vec<&'a Observed>, Vec<&'a integrations::Observed>) {
+    let stray_routes = routes
+        .iter()
+        .filter(|r| !desired.iter().any(|d| d.route_key == r.key))
+        .collect();
+    let used: Vec<&str> = bindings
+        .iter()
+        .filter_map(|b| b.integration.map(|i| i.id.as_str()))
+        .collect();
+    let stray_integrations = integrations
+        .iter()
+        .filter(|i| !used.contains(&i.id.as_str()))
+        .collect();
+    (stray_routes, stray_integrations)
+}
+
+/// The route step; `integration_replaced` when its integration will get a new id.
+pub fn plan(spec: &RouteSpec, binding: &Binding<'_>, integration_replaced: bool) -> Step {
+    let name = spec.route_key.clone();
+    let Some(route) = binding.route else {
+        return Step::new(KIND, name, Action::Create);
+    };
+    let mut changes = Vec::new();
+    let wanted_target = binding
+        .integration
+        .filter(|_| !integration_replaced)
+        .map(|i| format!("integrations/{}", i.id));
+    if wanted_target.as_deref() != Some(route.target.as_str()) {
+        changes.push(FieldChange::new(
+            "target",
+            if route.target.is_empty() {
+                "(none)"
+            } else {
+                &route.target
+            },
+            wanted_target.as_deref().unwrap_or("(new integration)"),
+        ));
+    }
+    let wanted_rrse = spec.route_response_selection_expression();
+    if route.route_response_selection_expression.as_deref() != wanted_rrse {
+        changes.push(FieldChange::new(
+            "route_response_selection_expression",
+            route
+                .route_response_selection_expression
+                .as_deref()
+                .unwrap_or("(none)"),
+            wanted_rrse.unwrap_or("(none)"),
+        ));
+    }
+    Step::update_or_keep(KIND, name, changes)
+}
+
+/// Route-response steps: `$default` on two-way routes, none on the others.
+pub fn plan_responses(spec: &RouteSpec, route: Option<&Observed>) -> Vec<Step> {
+    let name = |key: &str| format!("{} {key}", spec.route_key);
+    let responses = route.map(|r| r.responses.as_slice()).unwrap_or_default();
+    let mut steps = Vec::new();
+    if spec.two_way {
+        let present = responses.iter().any(|(_, k)| k == DEFAULT_RESPONSE_KEY);
+        steps.push(Step::new(
+            RESPONSE_KIND,
+            name(DEFAULT_RESPONSE_KEY),
+            if present {
+                Action::Keep
+            } else {
+                Action::Create
+            },
+        ));
+    }
+    steps.extend(
+        responses
+            .iter()
+            .filter(|(_, k)| !(spec.two_way && k == DEFAULT_RESPONSE_KEY))
+            .map(|(_, k)| Step::new(RESPONSE_KIND, name(k), Action::Delete)),
+    );
+    steps
+}
+
+/// Creates or updates the route; returns its id.
+pub async fn apply(
+    ctx: &Ctx,
+    api_id: &str,
+    spec: &RouteSpec,
+    route: Option<&Observed>,
+    integration_id: &str,
+) -> Result<String> {
+    let client = &ctx.aws.apigatewayv2;
+    let target = format!("integrations/{integration_id}");
+    let rrse = spec.route_response_selection_expression();
+    match route {
+        Some(existing) => {
+            let unchanged = existing.target == target
+                && existing.route_response_selection_expression.as_deref() == rrse;
+            if !unchanged {
+                retry::retry(
+                    Policy::conflict(),
+                    None,
+                    retry::apigatewayv2_conflict,
+                    || {
+                        client
+                            .update_route()
+                            .api_id(api_id)
+                            .route_id(&existing.id)
+                            .target(&target)
+                            // An empty expression removes it: the route becomes one-way.
+                            .route_response_selection_expression(rrse.unwrap_or(""))
+                            .send()
+                    },
+                )
+                .await
+                .map_err(|e| aws_error(&format!("updating route {}", spec.route_key), &e))?;
+            }
+            Ok(existing.id.clone())
+        }
+        None => {
+            let created = retry::retry(
+                Policy::conflict(),
+                None,
+                retry::apigatewayv2_conflict,
+                || {
+                    client
+                        .create_route()
+                        .api_id(api_id)
+                        .route_key(&spec.route_key)
+                        .target(&target)
+                        .set_route_response_selection_expression(rrse.map(str::to_owned))
+                        .send()
+                },
+            )
+            .await
+            .map_err(|e| aws_error(&format!("creating route {}", spec.route_key), &e))?;
+            created
+                .route_id()
+                .map(str::to_owned)
+                .context("CreateRoute returned no id")
+        }
+    }
+}
+
+pub async fn apply_responses(
+    ctx: &Ctx,
+    api_id: &str,
+    spec: &RouteSpec,
+    route_id: &str,
+    observed: &[(String, String)],
+) -> Result<()> {
+    let client = &ctx.aws.apigatewayv2;
+    let has_default = observed.iter().any(|(_, k)| k == DEFAULT_RESPONSE_KEY);
+    if spec.two_way && !has_default {
+        retry::retry(
+            Policy::conflict(),
+            None,
+            retry::apigatewayv2_conflict,
+            || {
+                client
+                    .create_route_response()
+                    .api_id(api_id)
+                    .route_id(route_id)
+                    .route_response_key(DEFAULT_RESPONSE_KEY)
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| {
+            aws_error(
+                &format!("creating the route response of {}", spec.route_key),
+                &e,
+            )
+        })?;
+    }
+    for (id, _) in observed
+        .iter()
+        .filter(|(_, k)| !(spec.two_way && k == DEFAULT_RESPONSE_KEY))
+    {
+        let result = retry::retry(
+            Policy::conflict(),
+            None,
+            retry::apigatewayv2_conflict,
+            || {
+                client
+                    .delete_route_response()
+                    .api_id(api_id)
+                    .route_id(route_id)
+                    .route_response_id(id)
+                    .send()
+            },
+        )
+        .await;
+        absent_if(result, |e| e.is_not_found_exception()).map_err(|e| {
+            aws_error(
+                &format!("deleting a route response of {}", spec.route_key),
+                &e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn delete(ctx: &Ctx, api_id: &str, route: &Observed) -> Result<()> {
+    let client = &ctx.aws.apigatewayv2;
+    let result = retry::retry(
+        Policy::conflict(),
+        None,
+        retry::apigatewayv2_conflict,
+        || {
+            client
+                .delete_route()
+                .api_id(api_id)
+                .route_id(&route.id)
+                .send()
+        },
+    )
+    .await;
+    absent_if(result, |e| e.is_not_found_exception())
+        .map_err(|e| aws_error(&format!("deleting route {}", route.key), &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat_api::routes;
+
+    fn integration(id: &str, uri: &str) -> integrations::Observed {
+        integrations::Observed {
+            id: id.into(),
+            integration_type: "HTTP".into(),
+            method: "POST".into(),
+            uri: uri.into(),
+            passthrough: "WHEN_NO_MATCH".into(),
+            timeout_ms: 29_000,
+            request_parameters: Default::default(),
+            responses: vec![],
+        }
+    }
+
+    #[test]
+    fn an_orphan_integration_is_adopted_by_uri_not_duplicated() {
+        let desired = routes();
+        let orphans = vec![integration("i-who", &desired[4].integration_uri())];
+        let bindings = bind(&desired, &[], &orphans);
+        assert_eq!(
+            bindings[4].integration.map(|i| i.id.as_str()),
+            Some("i-who")
+        );
+        assert!(bindings[..4].iter().all(|b| b.integration.is_none()));
+        let (_, stray) = strays(&desired, &bindings, &[], &orphans);
+        assert!(stray.is_empty());
+    }
+
+    #[test]
+    fn undesired_routes_and_unused_integrations_are_strays() {
+        let desired = routes();
+        let old_route = Observed {
+            id: "r-old".into(),
+            key: "broadcast".into(),
+            target: "integrations/i-old".into(),
+            route_response_selection_expression: None,
+            responses: vec![],
+        };
+        let all_routes = [old_route];
+        let all_integrations = [integration(
+            "i-old",
+            "${stageVariables.backendUrl}/broadcast",
+        )];
+        let bindings = bind(&desired, &all_routes, &all_integrations);
+        let (r, i) = strays(&desired, &bindings, &all_routes, &all_integrations);
+        assert_eq!(r.len(), 1);
+        assert_eq!(i.len(), 1);
+    }
+
+    #[test]
+    fn one_way_route_with_a_response_loses_it() {
+        let spec = &routes()[0];
+        let route = Observed {
+            id: "r".into(),
+            key: "$connect".into(),
+            target: "integrations/i".into(),
+            route_response_selection_expression: None,
+            responses: vec![("rr".into(), "$default".into())],
+        };
+        let steps = plan_responses(spec, Some(&route));
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].action, Action::Delete);
+    }
+
+    #[test]
+    fn two_way_route_without_response_gets_one() {
+        let spec = &routes()[3];
+        let steps = plan_responses(spec, None);
+        assert_eq!(steps[0].action, Action::Create);
+    }
+}

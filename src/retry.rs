@@ -1,0 +1,209 @@
+//! Bounded retries for the AWS quirks the SDK's standard retry does not cover: IAM
+//! propagation (API Gateway and Lambda refuse a fresh role for seconds to minutes),
+//! UpdateAccount's fixed 1-per-20-s quota, and apigatewayv2's ConflictException.
+//!
+//! Every loop has a deadline; the time scale can be shrunk with `CHATCTL_RETRY_SCALE`
+//! (e.g. `0.05`) so tests can prove a never-clearing fault ends in a clear error quickly.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::ui::Task;
+
+/// What a classifier decides about one failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Give up: the error is not one this loop handles.
+    Fail,
+    /// Retry with exponential backoff.
+    Backoff,
+    /// Retry after at least this long (a fixed quota).
+    AtLeast(Duration),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub deadline: Duration,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Policy {
+    /// IAM → API Gateway / Lambda propagation: Terraform allows 2 minutes.
+    pub fn propagation() -> Self {
+        Self {
+            deadline: scaled(Duration::from_secs(120)),
+            initial: scaled(Duration::from_secs(2)),
+            max: scaled(Duration::from_secs(15)),
+        }
+    }
+
+    /// Lambda create/update conflicts and readiness: Terraform allows 5 minutes.
+    pub fn lambda() -> Self {
+        Self {
+            deadline: scaled(Duration::from_secs(300)),
+            initial: scaled(Duration::from_secs(1)),
+            max: scaled(Duration::from_secs(5)),
+        }
+    }
+
+    /// apigatewayv2 "try again later" conflicts clear within seconds.
+    pub fn conflict() -> Self {
+        Self {
+            deadline: scaled(Duration::from_secs(60)),
+            initial: scaled(Duration::from_millis(500)),
+            max: scaled(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Multiplies a wait by `CHATCTL_RETRY_SCALE` (default 1).
+pub fn scaled(duration: Duration) -> Duration {
+    let scale = std::env::var("CHATCTL_RETRY_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0);
+    duration.mul_f64(scale)
+}
+
+/// Runs `operation` until it succeeds, `classify` says `Fail`, or the deadline passes
+/// (then the last error is returned). Waits are shown on `task`.
+pub async fn retry<T, E, F, Fut>(
+    policy: Policy,
+    task: Option<&Task>,
+    classify: impl Fn(&E) -> Verdict,
+    mut operation: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    let mut backoff = policy.initial;
+    loop {
+        let error = match operation().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let wait = match classify(&error) {
+            Verdict::Fail => return Err(error),
+            Verdict::Backoff => {
+                let wait = backoff;
+                backoff = (backoff * 2).min(policy.max);
+                wait
+            }
+            Verdict::AtLeast(minimum) => scaled(minimum).max(backoff),
+        };
+        if started.elapsed() + wait > policy.deadline {
+            return Err(error);
+        }
+        if let Some(task) = task {
+            task.waiting(&format!("{error}; retrying in {:.1} s", wait.as_secs_f64()));
+        }
+        tracing::debug!(%error, wait_ms = wait.as_millis(), "retrying");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The service error code of an SDK error (`ConflictException`, …), if the service sent one.
+pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
+
+/// The service error message of an SDK error, if any.
+pub fn message<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> {
+    match error {
+        SdkError::ServiceError(service) => service.err().message(),
+        _ => None,
+    }
+}
+
+/// apigatewayv2 mutations fail with ConflictException while another change is in flight;
+/// the SDK does not retry it. Terraform retries the same two messages.
+pub fn apigatewayv2_conflict<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Verdict {
+    let conflict = code(error) == Some("ConflictException")
+        && message(error).is_some_and(|m| {
+            m.contains("try again later") || m.contains("concurrent modification")
+        });
+    if conflict {
+        Verdict::Backoff
+    } else {
+        Verdict::Fail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn quick() -> Policy {
+        Policy {
+            deadline: Duration::from_millis(200),
+            initial: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_until_success() {
+        let attempts = Cell::new(0);
+        let result: Result<u32, String> = retry(
+            quick(),
+            None,
+            |_| Verdict::Backoff,
+            || {
+                attempts.set(attempts.get() + 1);
+                let n = attempts.get();
+                async move {
+                    if n < 3 {
+                        Err("not yet".to_owned())
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(result, Ok(3));
+    }
+
+    #[tokio::test]
+    async fn stops_at_a_fatal_error() {
+        let attempts = Cell::new(0);
+        let result: Result<(), String> = retry(
+            quick(),
+            None,
+            |_| Verdict::Fail,
+            || {
+                attempts.set(attempts.get() + 1);
+                async { Err("fatal".to_owned()) }
+            },
+        )
+        .await;
+        assert_eq!(result, Err("fatal".to_owned()));
+        assert_eq!(attempts.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn gives_up_at_the_deadline_with_the_last_error() {
+        let started = Instant::now();
+        let result: Result<(), String> = retry(
+            quick(),
+            None,
+            |_| Verdict::Backoff,
+            || async { Err("still failing".to_owned()) },
+        )
+        .await;
+        assert_eq!(result, Err("still failing".to_owned()));
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
