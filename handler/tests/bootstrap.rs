@@ -1,0 +1,354 @@
+//! The `bootstrap` executable end to end: as a plain HTTP server (`--listen`) and under a fake
+//! Lambda Runtime API serving function URL events. Everything on loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort the test
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use common::{SECRET, function_url_event};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_bootstrap");
+
+type Log = Arc<Mutex<Vec<(Method, String, Vec<u8>)>>>;
+
+/// A local @connections endpoint that accepts every post and records it.
+async fn connections_sink() -> (String, Log) {
+    async fn record(State(log): State<Log>, method: Method, uri: Uri, body: Bytes) -> StatusCode {
+        log.lock()
+            .unwrap()
+            .push((method, uri.path().to_owned(), body.to_vec()));
+        StatusCode::OK
+    }
+    let log = Log::default();
+    let app = Router::new().fallback(record).with_state(log.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/dev"), log)
+}
+
+/// `bootstrap` with a clean environment: no AWS settings leak in from the machine.
+fn bootstrap(callback_url: &str) -> Command {
+    let mut command = Command::new(BOOTSTRAP);
+    command
+        .env_clear()
+        .env("CHAT_SECRET", SECRET)
+        .env("CHAT_CALLBACK_URL", callback_url)
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Stops the child and returns everything it wrote to stderr after `seen`.
+async fn stop(mut child: Child, mut seen: String) -> String {
+    child.start_kill().unwrap();
+    let mut rest = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), stderr.read_to_string(&mut rest)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    seen.push_str(&rest);
+    seen
+}
+
+#[tokio::test]
+async fn listen_mode_serves_the_contract() {
+    let (callback, sink) = connections_sink().await;
+    let mut child = bootstrap(&callback)
+        .args(["--listen", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).await.unwrap() > 0,
+                "bootstrap exited: {seen}"
+            );
+            seen.push_str(&line);
+            if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+                return addr.to_owned();
+            }
+        }
+    })
+    .await
+    .expect("bootstrap announces its address");
+
+    let http = reqwest::Client::new();
+    let post = |path: &str, id: &str| {
+        http.post(format!("http://{addr}{path}"))
+            .header("x-chat-secret", SECRET)
+            .header("x-connection-id", id)
+            .header("x-request-id", "req-1")
+    };
+    for (id, name) in [("a1", "alice"), ("b1", "bob")] {
+        let response = post("/connect", id)
+            .header("x-chat-name", name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    let reply: Value = post("/sendmessage", "a1")
+        .body(r#"{"action":"sendmessage","to":"bob","text":"over http"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["type"], "sent");
+    let who: Value = post("/who", "b1")
+        .body(r#"{"action":"who"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who, json!({"type": "who", "users": ["alice", "bob"]}));
+    let forbidden = http
+        .post(format!("http://{addr}/who"))
+        .header("x-chat-secret", "not-it")
+        .header("x-connection-id", "b1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+
+    let posts = sink.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].0, Method::POST);
+    assert_eq!(posts[0].1, "/dev/@connections/b1");
+    let frame: Value = serde_json::from_slice(&posts[0].2).unwrap();
+    assert_eq!(frame["id"], reply["id"]);
+    assert_eq!(frame["text"], "over http");
+
+    child.stderr = Some(stderr.into_inner());
+    let log = stop(child, seen).await;
+    assert!(log.contains("connected"), "{log}");
+    assert!(
+        !log.contains(SECRET),
+        "the secret leaked into the log:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn it_refuses_to_start_misconfigured() {
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case<'_>; 4] = [
+        (&[("CHAT_SECRET", "")], &[], "CHAT_SECRET must be set"),
+        (
+            &[("CHAT_CALLBACK_URL", "")],
+            &[],
+            "CHAT_CALLBACK_URL must be set",
+        ),
+        (
+            &[(
+                "CHAT_CALLBACK_URL",
+                "wss://abc.execute-api.eu-west-1.amazonaws.com/dev",
+            )],
+            &[],
+            "is the WebSocket URL",
+        ),
+        (&[], &["--listen", "nowhere"], "is not an address"),
+    ];
+    for (env, args, expected) in cases {
+        let mut command = bootstrap("http://127.0.0.1:9/dev");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = tokio::time::timeout(Duration::from_secs(30), command.args(args).output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains(SECRET));
+    }
+}
+
+/// The part of the Lambda Runtime API that `lambda_runtime` uses, serving queued events.
+#[derive(Clone, Default)]
+struct RuntimeApi {
+    events: Arc<Mutex<Vec<String>>>,
+    responses: Arc<Mutex<Vec<(String, Value)>>>,
+    errors: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn runtime_api(
+    State(api): State<RuntimeApi>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    if method == Method::GET && path == "/2018-06-01/runtime/invocation/next" {
+        let next = {
+            let mut events = api.events.lock().unwrap();
+            (!events.is_empty()).then(|| events.remove(0))
+        };
+        let Some(event) = next else {
+            // No more work: block like the real API until the test stops the process.
+            std::future::pending::<()>().await;
+            unreachable!();
+        };
+        let n = api.responses.lock().unwrap().len() + api.errors.lock().unwrap().len();
+        let deadline = (time::OffsetDateTime::now_utc().unix_timestamp() + 60) * 1000;
+        return (
+            [
+                ("lambda-runtime-aws-request-id", format!("invocation-{n}")),
+                ("lambda-runtime-deadline-ms", deadline.to_string()),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:eu-west-1:123456789012:function:chat-dev-backend".to_owned(),
+                ),
+                (
+                    "lambda-runtime-trace-id",
+                    "Root=1-00000000-000000000000000000000000".to_owned(),
+                ),
+                ("content-type", "application/json".to_owned()),
+            ],
+            event,
+        )
+            .into_response();
+    }
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["2018-06-01", "runtime", "invocation", id, "response"] => {
+            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            api.responses.lock().unwrap().push(((*id).to_owned(), body));
+        }
+        ["2018-06-01", "runtime", "invocation", id, "error"]
+        | ["2018-06-01", "runtime", id @ "init", "error"] => {
+            api.errors.lock().unwrap().push((
+                (*id).to_owned(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+        }
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    }
+    (StatusCode::ACCEPTED, "{}").into_response()
+}
+
+#[tokio::test]
+async fn lambda_mode_answers_function_url_events() {
+    let (callback, sink) = connections_sink().await;
+    let headers = |id: &str, extra: &[(&str, &str)]| {
+        let mut headers =
+            json!({"x-chat-secret": SECRET, "x-connection-id": id, "x-request-id": "r"});
+        for (key, value) in extra {
+            headers[*key] = Value::String((*value).to_owned());
+        }
+        headers
+    };
+    let api = RuntimeApi::default();
+    *api.events.lock().unwrap() = vec![
+        function_url_event(
+            "/connect",
+            &headers("A1", &[("x-chat-name", "alice")]),
+            "",
+            false,
+        ),
+        function_url_event(
+            "/connect",
+            &headers("B1", &[("x-chat-name", "bob")]),
+            "",
+            false,
+        ),
+        function_url_event(
+            "/connect",
+            &headers("C1", &[("x-chat-name", "no way")]),
+            "",
+            false,
+        ),
+        function_url_event(
+            "/sendmessage",
+            &headers("A1", &[]),
+            r#"{"action":"sendmessage","to":"bob","text":"from lambda"}"#,
+            false,
+        ),
+        function_url_event(
+            "/who",
+            &headers("B1", &[("x-chat-secret", "wrong")]),
+            "{}",
+            false,
+        ),
+    ];
+    let app = Router::new().fallback(runtime_api).with_state(api.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runtime_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let child = bootstrap(&callback)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "chat-dev-backend")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .spawn()
+        .unwrap();
+    let done = common::eventually(Duration::from_secs(30), || {
+        api.responses.lock().unwrap().len() >= 5
+    })
+    .await;
+    let log = stop(child, String::new()).await;
+    assert!(
+        done,
+        "responses: {:?}\nlog: {log}",
+        api.responses.lock().unwrap()
+    );
+    assert!(
+        api.errors.lock().unwrap().is_empty(),
+        "{:?}",
+        api.errors.lock().unwrap()
+    );
+
+    let responses = api.responses.lock().unwrap().clone();
+    let status = |i: usize| responses[i].1["statusCode"].as_u64().unwrap();
+    let body = |i: usize| -> Value {
+        serde_json::from_str(responses[i].1["body"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(responses[0].0, "invocation-0");
+    assert_eq!((status(0), status(1)), (204, 204));
+    assert_eq!(status(2), 400);
+    assert_eq!(body(2)["code"], "bad_request");
+    assert_eq!(status(3), 200);
+    assert_eq!(body(3)["type"], "sent");
+    assert_eq!(status(4), 403);
+    assert_eq!(body(4), json!({"message": "Forbidden"}));
+
+    let posts = sink.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].1, "/dev/@connections/B1");
+    let frame: Value = serde_json::from_slice(&posts[0].2).unwrap();
+    assert_eq!(
+        (frame["from"].as_str(), frame["text"].as_str()),
+        (Some("alice"), Some("from lambda"))
+    );
+    assert!(
+        !log.contains(SECRET),
+        "the secret leaked into the log:\n{log}"
+    );
+}
