@@ -118,3 +118,42 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<Command> {
+        parse_args(args.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn listen_address_forms() {
+        let addr = |args: &[&str]| match parse(args).unwrap() {
+            Command::Serve(addr) => addr.to_string(),
+            Command::Help => "help".to_owned(),
+        };
+        assert_eq!(addr(&[]), "127.0.0.1:9000");
+        assert_eq!(addr(&["--listen", "127.0.0.1:0"]), "127.0.0.1:0");
+        assert_eq!(addr(&["--listen=0.0.0.0:8080"]), "0.0.0.0:8080");
+        assert_eq!(addr(&["--help"]), "help");
+        assert!(
+            parse(&["--listen"])
+                .unwrap_err()
+                .to_string()
+                .contains("needs an address")
+        );
+        assert!(
+            parse(&["--port", "1"])
+                .unwrap_err()
+                .to_string()
+                .contains("unexpected argument")
+        );
+        assert!(
+            parse(&["--listen", "localhost"])
+                .unwrap_err()
+                .to_string()
+                .contains("is not an address")
+        );
+    }
+}
