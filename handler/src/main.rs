@@ -23,6 +23,7 @@ Environment:
   CHAT_TABLE         DynamoDB table of the connection registry (unset: in memory)
   RUST_LOG           log filter (default: info)";
 
+#[derive(Debug)]
 enum Command {
     Serve(SocketAddr),
     Help,
