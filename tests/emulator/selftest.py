@@ -69,7 +69,8 @@ def client(service: str) -> Any:
 
 
 def http(method: str, path: str, body: Any = None, token: str | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+         headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
+    """(status, headers (case-insensitive lookup), decoded JSON body)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(BASE + path, data=data, method=method)
     if data is not None:
@@ -81,10 +82,10 @@ def http(method: str, path: str, body: Any = None, token: str | None = None,
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
-            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+            return resp.status, resp.headers, json.loads(raw) if raw else None
     except urllib.error.HTTPError as err:
         raw = err.read()
-        return err.code, dict(err.headers), json.loads(raw) if raw else None
+        return err.code, err.headers, json.loads(raw) if raw else None
 
 
 def control(method: str, path: str, body: Any = None) -> Any:
@@ -572,22 +573,33 @@ def faults_in_each_protocol() -> None:
 @test
 def latency_injection() -> None:
     sts = client("sts")
-    sts.get_caller_identity()
-    t0 = time.monotonic()
-    for _ in range(5):
-        sts.get_caller_identity()
-    base = (time.monotonic() - t0) / 5
+
+    def fastest(n: int = 8) -> float:
+        # The minimum of several calls: the machine may be busy with other work.
+        best = float("inf")
+        for _ in range(n):
+            t0 = time.monotonic()
+            sts.get_caller_identity()
+            best = min(best, time.monotonic() - t0)
+        return best
+
+    base = fastest()
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [client("sts") for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda c: c.get_caller_identity(), clients))
     control("POST", "/faults", {"latency_ms": 50})
+    slow = fastest()
+    assert 0.05 <= slow < 0.05 + base + 0.02, (base, slow)
+    # Concurrent calls sleep their latency at the same time.
     t0 = time.monotonic()
-    for _ in range(5):
-        sts.get_caller_identity()
-    slow = (time.monotonic() - t0) / 5
-    assert 0.05 <= slow < 0.05 + base + 0.03, (base, slow)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda c: c.get_caller_identity(), clients))
+    assert time.monotonic() - t0 < 0.05 * 3, time.monotonic() - t0
     control("POST", "/faults", {"latency_ms": 0})
-    t0 = time.monotonic()
-    sts.get_caller_identity()
-    assert time.monotonic() - t0 < 0.05
-    assert base < 0.02, f"a plain call took {base * 1000:.1f} ms"
+    assert fastest(3) < 0.05
+    assert base < 0.05, f"a plain call took {base * 1000:.1f} ms"
 
 
 @test

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -52,6 +53,19 @@ HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 StartResponse = Callable[..., Any]
+
+# Which of moto's per-service Flask apps serves a service. moto's dispatcher
+# finds this from the credential scope too, but scans its module directory
+# (hundreds of stat calls) on every request to do so.
+MOTO_APPS = {
+    "apigateway": "apigateway",
+    "apigatewayv2": "apigateway",
+    "lambda": "lambda",
+    "iam": "iam",
+    "sts": "sts",
+    "logs": "logs",
+    "dynamodb": "dynamodb",
+}
 
 
 def account_id() -> str:
@@ -120,8 +134,9 @@ def trusts(role: Any, principal: str) -> bool:
 
 
 class EmulatorApp:
-    def __init__(self) -> None:
+    def __init__(self, verbose: bool = False) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
+        self.verbose = verbose
 
     def warm(self) -> None:
         """Build moto's apps and load the service models before the first request,
@@ -153,6 +168,8 @@ class EmulatorApp:
 
             traceback.print_exc()
             status, headers, body = json_response(500, {"message": f"emulator error: {exc!r}"})
+        if self.verbose:
+            print(f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')} -> {status}", file=sys.stderr, flush=True)
         try:
             reason = http.HTTPStatus(status).phrase
         except ValueError:
@@ -276,7 +293,7 @@ class EmulatorApp:
             refused = self.lambda_role_refusal(region, body)
             if refused is not None:
                 return refused
-        status, headers, out = self.call_moto(environ)
+        status, headers, out = self.call_moto(environ, service)
         if service == "iam" and status == 200 and operation in ("CreateRole", "DeleteRole"):
             self.track_role(operation, body)
         model = RESOLVER.model(service)
@@ -290,7 +307,21 @@ class EmulatorApp:
                     out = b""
         return status, headers, out
 
-    def call_moto(self, environ: dict[str, Any]) -> Response:
+    def moto_app(self, environ: dict[str, Any], service: str) -> Any:
+        name = MOTO_APPS.get(service)
+        if name == "dynamodb" and not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_2012"):
+            name = None  # DynamoDB Streams or the 2011 API: let moto pick
+        if name is None:
+            return self.moto
+        app = self.moto.app_instances.get(name)
+        if app is None:
+            with self.moto.lock:
+                app = self.moto.app_instances.get(name)
+                if app is None:
+                    app = self.moto.app_instances[name] = create_backend_app(name)
+        return app
+
+    def call_moto(self, environ: dict[str, Any], service: str) -> Response:
         captured: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -299,7 +330,7 @@ class EmulatorApp:
             captured["headers"] = headers
             return chunks.append
 
-        result = self.moto(environ, start_response)
+        result = self.moto_app(environ, service)(environ, start_response)
         try:
             for chunk in result:
                 chunks.append(chunk)

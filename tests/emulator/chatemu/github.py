@@ -376,7 +376,7 @@ class GitHub:
         if template == "GET /user":
             return 200, self.user_json(token, base), {}
         repo = self.visible_repo(token, params["owner"], params["repo"])
-        kind = template.split("/")[-1] if "{" not in template.split("/")[-1] else template.split("/")[-2]
+        kind = "hooks" if "/hooks" in template else "keys"
         if template == "GET /repos/{owner}/{repo}":
             return 200, self.repo_json(repo, base, token), {}
         if template.endswith("/hooks") or template.endswith("/keys"):

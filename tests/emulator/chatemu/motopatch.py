@@ -85,8 +85,6 @@ def _stage_init(self: v2m.Stage, api: v2m.Api, config: dict[str, Any]) -> None:
         self.route_settings = {
             key: _fill_throttling(value) for key, value in (self.route_settings or {}).items()
         }
-    self.api_id = api.api_id
-    self.created = self.updated = datetime.now()
 
 
 def _stage_update(self: v2m.Stage, params: dict[str, Any]) -> None:
@@ -329,6 +327,22 @@ def _decode_policy(self: Any, obj: dict[str, Any]) -> Any:
     return policy
 
 
+_method_names_cache: dict[type, list[str]] = {}
+
+
+def _method_names_from_class(clazz: Any) -> list[str]:
+    # moto lists a response class's methods with inspect.getmembers on every
+    # request; the classes are final once patched, so compute it once.
+    names = _method_names_cache.get(clazz)
+    if names is None:
+        names = _method_names_cache[clazz] = _orig_method_names_from_class(clazz)
+    return names
+
+
+from moto.core import responses as core_responses  # noqa: E402
+
+_orig_method_names_from_class = core_responses.method_names_from_class
+
 _applied = False
 
 
@@ -377,3 +391,5 @@ def apply() -> None:
     lambda_models.FunctionUrlConfig.__init__ = _url_init  # type: ignore[method-assign]
     lambda_models.FunctionUrlConfig.to_dict = _url_to_dict  # type: ignore[method-assign]
     lambda_policy.Policy.decode_policy = _decode_policy  # type: ignore[method-assign]
+
+    core_responses.method_names_from_class = _method_names_from_class  # type: ignore[assignment]
