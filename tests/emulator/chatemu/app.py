@@ -294,7 +294,7 @@ class EmulatorApp:
             if refused is not None:
                 return refused
         status, headers, out = self.call_moto(environ, service)
-        if service == "iam" and status == 200 and operation in ("CreateRole", "DeleteRole"):
+        if service == "iam" and status == 200 and operation in ("CreateRole", "UpdateAssumeRolePolicy", "DeleteRole"):
             self.track_role(operation, body)
         model = RESOLVER.model(service)
         if model is not None and model.protocol.startswith("rest") and 200 <= status < 300:
@@ -348,7 +348,7 @@ class EmulatorApp:
         if not name:
             return
         arn_prefix = f"arn:aws:iam::{account_id()}:role/"
-        if operation == "CreateRole":
+        if operation in ("CreateRole", "UpdateAssumeRolePolicy"):
             try:
                 role = iam_backends[account_id()]["aws"].get_role(name)
             except Exception:

@@ -171,6 +171,23 @@ def _api_delete_route(self: v2m.Api, route_id: str) -> None:
     del self.routes[route_id]
 
 
+_orig_api_create_integration = v2m.Api.create_integration
+
+
+def _api_create_integration(self: v2m.Api, *args: Any, **kwargs: Any) -> v2m.Integration:
+    integration = _orig_api_create_integration(self, *args, **kwargs)
+    if self.protocol_type == "WEBSOCKET":
+        # What AWS fills in for a WebSocket integration; WebSocket integrations
+        # time out after at most 29 s.
+        if integration.connection_type is None:
+            integration.connection_type = "INTERNET"
+        if integration.payload_format_version is None:
+            integration.payload_format_version = "1.0"
+        if not kwargs.get("timeout_in_millis"):
+            integration.timeout_in_millis = 29000
+    return integration
+
+
 def _api_delete_integration(self: v2m.Api, integration_id: str) -> None:
     self.get_integration(integration_id)
     del self.integrations[integration_id]
@@ -365,6 +382,7 @@ def apply() -> None:
     v2m.Api.delete_stage = _api_delete_stage  # type: ignore[method-assign]
     v2m.Api.create_route = _api_create_route  # type: ignore[method-assign]
     v2m.Api.delete_route = _api_delete_route  # type: ignore[method-assign]
+    v2m.Api.create_integration = _api_create_integration  # type: ignore[method-assign]
     v2m.Api.delete_integration = _api_delete_integration  # type: ignore[method-assign]
     v2m.Integration.create_response = _integration_create_response  # type: ignore[method-assign]
     v2m.Integration.delete_response = _integration_delete_response  # type: ignore[method-assign]
