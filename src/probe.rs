@@ -1,0 +1,225 @@
+//! `chatctl status --probe`: proves a deployed (or local) chat service works end to end.
+//!
+//! Two WebSocket clients join with generated names; the first sends the second a random text;
+//! the probe checks that the second receives exactly that message, from the first's name, and
+//! that the first receives the `sent` acknowledgement with the same message id. Any other
+//! outcome is an error that says what was expected and what happened.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a successful probe measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeReport {
+    /// The WebSocket URL probed (without the query string).
+    pub url: String,
+    /// The generated names of the two clients.
+    pub sender: String,
+    pub receiver: String,
+    /// The id the service gave the message.
+    pub message_id: String,
+    /// Time to open the sender's connection (TCP, TLS, upgrade and `$connect`), ms.
+    pub connect_ms: f64,
+    /// From sending the message to the receiver getting it, ms.
+    pub delivery_ms: f64,
+    /// From sending the message to the sender getting its `sent` acknowledgement, ms.
+    pub ack_ms: f64,
+}
+
+/// Runs the probe against `url` (`ws://` or `wss://`, the stage URL without `?name=`); the
+/// whole probe, connections included, must finish within `timeout`.
+pub async fn probe(url: &str, timeout: Duration) -> Result<ProbeReport> {
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        bail!("cannot probe {url}: the URL must start with ws:// or wss://");
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Boxed: two WebSocket handshakes make a large future.
+    match tokio::time::timeout_at(deadline, Box::pin(run(url, deadline))).await {
+        Ok(result) => result,
+        Err(_) => bail!("probe of {url} did not finish within {timeout:?}"),
+    }
+}
+
+async fn run(url: &str, deadline: tokio::time::Instant) -> Result<ProbeReport> {
+    let tag: String = random_token(8);
+    let sender = format!("probe-{tag}-a");
+    let receiver = format!("probe-{tag}-b");
+    let text = format!("probe {}", random_token(16));
+
+    let started = Instant::now();
+    let mut a = connect(url, &sender).await?;
+    let connect_ms = millis(started.elapsed());
+    let mut b = connect(url, &receiver).await?;
+
+    let outcome = exchange(&mut a, &mut b, &sender, &receiver, &text, deadline).await;
+    // Close politely whatever happened, without letting a slow close hide the result.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = a.close(None).await;
+        let _ = b.close(None).await;
+    })
+    .await;
+    let (message_id, delivery_ms, ack_ms) = outcome?;
+    Ok(ProbeReport {
+        url: url.to_owned(),
+        sender,
+        receiver,
+        message_id,
+        connect_ms,
+        delivery_ms,
+        ack_ms,
+    })
+}
+
+async fn exchange(
+    a: &mut Socket,
+    b: &mut Socket,
+    sender: &str,
+    receiver: &str,
+    text: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(String, f64, f64)> {
+    let request = json!({"action": "sendmessage", "to": receiver, "text": text});
+    let sent_at = Instant::now();
+    a.send(Message::text(request.to_string()))
+        .await
+        .with_context(|| format!("sending the probe message as {sender}"))?;
+
+    let mut delivered: Option<(String, f64)> = None;
+    let mut acknowledged: Option<(String, f64)> = None;
+    while delivered.is_none() || acknowledged.is_none() {
+        let waiting_for = match (&delivered, &acknowledged) {
+            (None, None) => {
+                format!("the message at {receiver} and the `sent` acknowledgement at {sender}")
+            }
+            (None, Some(_)) => format!("the message at {receiver}"),
+            _ => format!("the `sent` acknowledgement at {sender}"),
+        };
+        tokio::select! {
+            frame = next_json(a, sender), if acknowledged.is_none() => {
+                let frame = frame?;
+                if frame.get("type").and_then(Value::as_str) != Some("sent") {
+                    bail!("{sender} expected the `sent` acknowledgement but got {frame}");
+                }
+                if frame.get("to").and_then(Value::as_str) != Some(receiver) {
+                    bail!("the `sent` acknowledgement names the wrong addressee: {frame}");
+                }
+                let id = string_field(&frame, "id")
+                    .with_context(|| format!("the `sent` acknowledgement has no id: {frame}"))?;
+                acknowledged = Some((id, millis(sent_at.elapsed())));
+            }
+            frame = next_json(b, receiver), if delivered.is_none() => {
+                let frame = frame?;
+                if frame.get("type").and_then(Value::as_str) != Some("message") {
+                    bail!("{receiver} expected the probe message but got {frame}");
+                }
+                let from = frame.get("from").and_then(Value::as_str).unwrap_or_default();
+                if from != sender {
+                    bail!("wrong sender: {receiver} got the message from {from:?}, expected {sender:?}");
+                }
+                if frame.get("text").and_then(Value::as_str) != Some(text) {
+                    bail!("{receiver} got a different text than was sent: {frame}");
+                }
+                if frame.get("at").and_then(Value::as_str).is_none_or(|at| {
+                    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).is_err()
+                }) {
+                    bail!("the message has no RFC 3339 `at` time: {frame}");
+                }
+                let id = string_field(&frame, "id")
+                    .with_context(|| format!("the message has no id: {frame}"))?;
+                delivered = Some((id, millis(sent_at.elapsed())));
+            }
+            () = tokio::time::sleep_until(deadline) => bail!("timeout waiting for {waiting_for}"),
+        }
+    }
+    let (Some((message_id, delivery_ms)), Some((ack_id, ack_ms))) = (delivered, acknowledged)
+    else {
+        bail!("the probe ended without both frames");
+    };
+    if message_id != ack_id {
+        bail!(
+            "the acknowledgement id {ack_id:?} differs from the delivered message id {message_id:?}"
+        );
+    }
+    Ok((message_id, delivery_ms, ack_ms))
+}
+
+async fn connect(url: &str, name: &str) -> Result<Socket> {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let target = format!("{url}{separator}name={name}");
+    match connect_async(target.as_str()).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect::<String>();
+            bail!(
+                "the service refused the connection of {name} with HTTP {}{}",
+                response.status(),
+                if body.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {body}")
+                }
+            )
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot connect to {url} as {name}")),
+    }
+}
+
+/// The next data frame as JSON; pings and pongs are skipped.
+async fn next_json(socket: &mut Socket, who: &str) -> Result<Value> {
+    loop {
+        let message = socket
+            .next()
+            .await
+            .with_context(|| format!("the connection of {who} ended unexpectedly"))?
+            .with_context(|| format!("reading from the connection of {who}"))?;
+        match message {
+            Message::Text(text) => {
+                return serde_json::from_str(text.as_str())
+                    .with_context(|| format!("{who} got a frame that is not JSON: {text}"));
+            }
+            Message::Binary(data) => {
+                return serde_json::from_slice(&data)
+                    .with_context(|| format!("{who} got a binary frame that is not JSON"));
+            }
+            Message::Close(frame) => {
+                let why = frame.map_or_else(
+                    || "no close code".to_owned(),
+                    |f| format!("code {} {}", u16::from(f.code), f.reason),
+                );
+                bail!("the service closed the connection of {who} ({why})");
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+        }
+    }
+}
+
+fn string_field(frame: &Value, field: &str) -> Option<String> {
+    frame.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
