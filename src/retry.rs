@@ -70,18 +70,41 @@ pub fn scaled(duration: Duration) -> Duration {
     duration.mul_f64(scale)
 }
 
-/// Runs `operation` until it succeeds, `classify` says `Fail`, or the deadline passes
-/// (then the last error is returned). Waits are shown on `task`.
-pub async fn retry<T, E, F, Fut>(
+/// Runs an AWS `operation` until it succeeds, `classify` says `Fail`, or the deadline
+/// passes (then the last error is returned). Waits are shown on `task`.
+pub async fn retry<T, E, R, F, Fut>(
+    policy: Policy,
+    task: Option<&Task>,
+    classify: impl Fn(&SdkError<E, R>) -> Verdict,
+    operation: F,
+) -> Result<T, SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    retry_with(
+        policy,
+        task,
+        classify,
+        crate::resources::describe,
+        operation,
+    )
+    .await
+}
+
+/// [`retry`] for any error type, rendered by `describe` in progress messages.
+pub async fn retry_with<T, E, F, Fut>(
     policy: Policy,
     task: Option<&Task>,
     classify: impl Fn(&E) -> Verdict,
+    describe: impl Fn(&E) -> String,
     mut operation: F,
 ) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: std::fmt::Display,
 {
     let started = Instant::now();
     let mut backoff = policy.initial;
@@ -102,10 +125,11 @@ where
         if started.elapsed() + wait > policy.deadline {
             return Err(error);
         }
+        let text = describe(&error);
         if let Some(task) = task {
-            task.waiting(&format!("{error}; retrying in {:.1} s", wait.as_secs_f64()));
+            task.waiting(&format!("{text}; retrying in {:.1} s", wait.as_secs_f64()));
         }
-        tracing::debug!(%error, wait_ms = wait.as_millis(), "retrying");
+        tracing::debug!(error = %text, wait_ms = wait.as_millis(), "retrying");
         tokio::time::sleep(wait).await;
     }
 }
@@ -156,10 +180,11 @@ mod tests {
     #[tokio::test]
     async fn retries_until_success() {
         let attempts = Cell::new(0);
-        let result: Result<u32, String> = retry(
+        let result: Result<u32, String> = retry_with(
             quick(),
             None,
             |_| Verdict::Backoff,
+            Clone::clone,
             || {
                 attempts.set(attempts.get() + 1);
                 let n = attempts.get();
@@ -179,10 +204,11 @@ mod tests {
     #[tokio::test]
     async fn stops_at_a_fatal_error() {
         let attempts = Cell::new(0);
-        let result: Result<(), String> = retry(
+        let result: Result<(), String> = retry_with(
             quick(),
             None,
             |_| Verdict::Fail,
+            Clone::clone,
             || {
                 attempts.set(attempts.get() + 1);
                 async { Err("fatal".to_owned()) }
@@ -196,10 +222,11 @@ mod tests {
     #[tokio::test]
     async fn gives_up_at_the_deadline_with_the_last_error() {
         let started = Instant::now();
-        let result: Result<(), String> = retry(
+        let result: Result<(), String> = retry_with(
             quick(),
             None,
             |_| Verdict::Backoff,
+            Clone::clone,
             || async { Err("still failing".to_owned()) },
         )
         .await;

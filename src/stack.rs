@@ -622,12 +622,16 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
         let release = release_decision(ctx, observed);
         match &release {
             Release::Restore(previous) => {
-                let previous_exists = match logs_role::role_name_of(previous) {
-                    Some(name) => logs_role::observe(ctx, name).await?.is_some(),
+                // Restore only a role API Gateway can still use; otherwise clear.
+                let previous_works = match logs_role::role_name_of(previous) {
+                    Some(name) => logs_role::observe(ctx, name)
+                        .await?
+                        .is_some_and(|r| r.trusts_apigateway),
                     None => false,
                 };
-                let task = ctx.ui.task(format!("~ update  apigateway account cloudwatchRoleArn → {previous}"));
-                let result = if previous_exists {
+                let target = if previous_works { previous.as_str() } else { "(none)" };
+                let task = ctx.ui.task(format!("~ update  apigateway account cloudwatchRoleArn → {target}"));
+                let result = if previous_works {
                     account::set(ctx, previous, Some(&task)).await
                 } else {
                     account::clear(ctx, Some(&task)).await

@@ -1,0 +1,651 @@
+//! End to end: `up`, `status`, `plan`, `down` against the cloud emulator, read back through
+//! the AWS SDK (never through chatctl's own status).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, SECRET};
+
+const LOGS_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
+
+/// The stack's APIs, found by tag like chatctl does.
+async fn stack_apis(emulator: &Emulator) -> Vec<aws_sdk_apigatewayv2::types::Api> {
+    let out = emulator.apigatewayv2().get_apis().send().await.unwrap();
+    out.items()
+        .iter()
+        .filter(|a| {
+            a.tags()
+                .and_then(|t| t.get("chatctl:stack"))
+                .map(String::as_str)
+                == Some("chat-dev")
+        })
+        .cloned()
+        .collect()
+}
+
+async fn the_api_id(emulator: &Emulator) -> String {
+    let apis = stack_apis(emulator).await;
+    assert_eq!(apis.len(), 1, "exactly one API for the stack");
+    apis[0].api_id().unwrap().to_owned()
+}
+
+async fn account_role(emulator: &Emulator) -> Option<String> {
+    emulator
+        .apigateway()
+        .get_account()
+        .send()
+        .await
+        .unwrap()
+        .cloudwatch_role_arn
+        .filter(|a| !a.is_empty())
+}
+
+/// Checks every setting of a converged stack through the SDK.
+async fn assert_stack_complete(emulator: &Emulator) {
+    let iam = emulator.iam();
+    let role = iam
+        .get_role()
+        .role_name("chat-dev-apigw-logs")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("chat-dev-apigw-logs")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_arn() == Some(LOGS_POLICY))
+    );
+    assert_eq!(account_role(emulator).await.as_deref(), Some(role.arn()));
+
+    let v2 = emulator.apigatewayv2();
+    let api_id = the_api_id(emulator).await;
+    let api = v2.get_api().api_id(&api_id).send().await.unwrap();
+    assert_eq!(
+        api.route_selection_expression(),
+        Some("$request.body.action")
+    );
+    assert!(api.api_endpoint().unwrap().starts_with("wss://"));
+
+    let integrations = v2.get_integrations().api_id(&api_id).send().await.unwrap();
+    assert_eq!(integrations.items().len(), 5);
+    let mut by_id = HashMap::new();
+    for integration in integrations.items() {
+        assert_eq!(integration.integration_type().unwrap().as_str(), "HTTP");
+        assert_eq!(integration.integration_method(), Some("POST"));
+        let uri = integration.integration_uri().unwrap();
+        assert!(uri.starts_with("${stageVariables.backendUrl}/"), "{uri}");
+        let params = integration.request_parameters().unwrap();
+        assert_eq!(
+            params["integration.request.header.x-connection-id"],
+            "context.connectionId"
+        );
+        assert_eq!(
+            params["integration.request.header.x-route-key"],
+            "context.routeKey"
+        );
+        assert_eq!(
+            params["integration.request.header.x-chat-secret"],
+            "stageVariables.backendSecret"
+        );
+        let id = integration.integration_id().unwrap();
+        let responses = v2
+            .get_integration_responses()
+            .api_id(&api_id)
+            .integration_id(id)
+            .send()
+            .await
+            .unwrap();
+        let keys: Vec<_> = responses
+            .items()
+            .iter()
+            .map(|r| r.integration_response_key().unwrap())
+            .collect();
+        assert_eq!(keys, ["$default"], "integration {uri}");
+        by_id.insert(id.to_owned(), integration.clone());
+    }
+
+    let routes = v2.get_routes().api_id(&api_id).send().await.unwrap();
+    let mut keys: Vec<_> = routes
+        .items()
+        .iter()
+        .map(|r| r.route_key().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["$connect", "$default", "$disconnect", "sendmessage", "who"]
+    );
+    for route in routes.items() {
+        let key = route.route_key().unwrap();
+        let target = route
+            .target()
+            .unwrap()
+            .strip_prefix("integrations/")
+            .unwrap();
+        let integration = &by_id[target];
+        let params = integration.request_parameters().unwrap();
+        assert_eq!(
+            params
+                .get("integration.request.header.x-chat-name")
+                .map(String::as_str),
+            (key == "$connect").then_some("route.request.querystring.name"),
+            "name mapping on {key}"
+        );
+        let responses = v2
+            .get_route_responses()
+            .api_id(&api_id)
+            .route_id(route.route_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let response_keys: Vec<_> = responses
+            .items()
+            .iter()
+            .map(|r| r.route_response_key().unwrap())
+            .collect();
+        let two_way = matches!(key, "$default" | "sendmessage" | "who");
+        assert_eq!(
+            response_keys,
+            if two_way { vec!["$default"] } else { vec![] },
+            "route responses of {key}"
+        );
+    }
+
+    let stage = v2
+        .get_stage()
+        .api_id(&api_id)
+        .stage_name("dev")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stage.auto_deploy(), Some(true));
+    let settings = stage.default_route_settings().unwrap();
+    assert_eq!(settings.throttling_burst_limit(), Some(100));
+    assert_eq!(settings.throttling_rate_limit(), Some(50.0));
+    assert_eq!(settings.logging_level().unwrap().as_str(), "INFO");
+    let variables = stage.stage_variables().unwrap();
+    assert_eq!(variables["backendUrl"], "https://chat-backend.example.com");
+    assert_eq!(variables["backendSecret"], SECRET);
+    let access = stage.access_log_settings().unwrap();
+    assert!(
+        access
+            .destination_arn()
+            .unwrap()
+            .ends_with("log-group:/chatctl/chat-dev/access")
+    );
+}
+
+#[tokio::test]
+async fn fresh_up_creates_everything_and_a_second_up_writes_nothing() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+
+    let run = project.run(&["up", "--output", "json"]).await;
+    run.assert_code(0);
+    let result = run.json();
+    let api_id = the_api_id(&emulator).await;
+    assert_eq!(
+        result["outputs"]["websocket_url"],
+        format!("wss://{api_id}.execute-api.{REGION}.amazonaws.com/dev")
+    );
+    assert_eq!(
+        result["outputs"]["callback_url"],
+        format!("https://{api_id}.execute-api.{REGION}.amazonaws.com/dev")
+    );
+    assert!(
+        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+        "the secret leaked"
+    );
+    assert_stack_complete(&emulator).await;
+    // The lock is released.
+    let groups = emulator
+        .logs()
+        .describe_log_groups()
+        .log_group_name_prefix("/chatctl/chat-dev/lock")
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty());
+
+    emulator.clear_calls().await;
+    let second = project.run(&["up"]).await;
+    second.assert_code(0);
+    assert!(second.stdout.contains("up to date"), "{}", second.stdout);
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+    let reads = emulator.calls().await.len();
+    // 24 resources (role, attachment, account, api, 5×integration, 5×integration response,
+    // 5×route, 3×route response, log group, stage): at most one read each.
+    assert!(reads <= 24, "{reads} reads for a no-op up");
+
+    let status = project.run(&["status"]).await;
+    status.assert_code(0);
+    assert!(status.stdout.contains(&format!(
+        "wss://{api_id}.execute-api.{REGION}.amazonaws.com/dev"
+    )));
+    assert!(status.stdout.contains(&format!(
+        "https://{api_id}.execute-api.{REGION}.amazonaws.com/dev"
+    )));
+    project.run(&["plan"]).await.assert_code(0);
+}
+
+#[tokio::test]
+async fn drift_is_reported_by_status_and_plan_and_repaired_by_up() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    let v2 = emulator.apigatewayv2();
+    let api_id = the_api_id(&emulator).await;
+
+    // Behind chatctl's back: a zero burst limit and a deleted route.
+    v2.update_stage()
+        .api_id(&api_id)
+        .stage_name("dev")
+        .default_route_settings(
+            aws_sdk_apigatewayv2::types::RouteSettings::builder()
+                .throttling_burst_limit(0)
+                .throttling_rate_limit(50.0)
+                .logging_level(aws_sdk_apigatewayv2::types::LoggingLevel::Info)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let routes = v2.get_routes().api_id(&api_id).send().await.unwrap();
+    let who = routes
+        .items()
+        .iter()
+        .find(|r| r.route_key() == Some("who"))
+        .unwrap();
+    v2.delete_route()
+        .api_id(&api_id)
+        .route_id(who.route_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let status = project.run(&["status"]).await;
+    status.assert_code(2);
+    assert!(
+        status.stdout.contains("missing  route who"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("drifted  stage dev"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("throttling_burst_limit: 0 → 100"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("zero throttling limit"),
+        "{}",
+        status.stdout
+    );
+
+    let plan = project.run(&["plan"]).await;
+    plan.assert_code(2);
+    assert!(
+        plan.stdout.contains("+ create  route who"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("~ update  stage dev"),
+        "{}",
+        plan.stdout
+    );
+
+    let json_status = project.run(&["status", "--output", "json"]).await;
+    json_status.assert_code(2);
+    let resources = json_status.json()["resources"].as_array().unwrap().clone();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["kind"] == "route" && r["name"] == "who" && r["state"] == "missing")
+    );
+
+    project.run(&["up"]).await.assert_code(0);
+    project.run(&["status"]).await.assert_code(0);
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn down_removes_everything_and_is_a_no_op_afterwards() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+
+    let refused = project.run(&["down"]).await;
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    assert_eq!(
+        stack_apis(&emulator).await.len(),
+        1,
+        "nothing deleted without --yes"
+    );
+
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert!(stack_apis(&emulator).await.is_empty());
+    assert!(
+        emulator
+            .iam()
+            .get_role()
+            .role_name("chat-dev-apigw-logs")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        account_role(&emulator).await,
+        None,
+        "the setting named our role: cleared"
+    );
+    let groups = emulator
+        .logs()
+        .describe_log_groups()
+        .log_group_name_prefix("/chatctl/chat-dev")
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
+
+    emulator.clear_calls().await;
+    let again = project.run(&["down", "--yes"]).await;
+    again.assert_code(0);
+    assert!(
+        again.stdout.contains("nothing to delete"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+    project.run(&["status"]).await.assert_code(2);
+}
+
+const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+#[tokio::test]
+async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
+    let emulator = Emulator::start().await;
+    let iam = emulator.iam();
+    let theirs = iam
+        .create_role()
+        .role_name("team-apigw-logs")
+        .assume_role_policy_document(TRUST_APIGW)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    emulator
+        .apigateway()
+        .update_account()
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/cloudwatchRoleArn")
+                .value(&theirs)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    let up = project.run(&["up"]).await;
+    up.assert_code(0);
+    assert_eq!(
+        account_role(&emulator).await.as_deref(),
+        Some(theirs.as_str())
+    );
+    assert!(
+        iam.get_role()
+            .role_name("chat-dev-apigw-logs")
+            .send()
+            .await
+            .is_err(),
+        "no role of ours needed"
+    );
+
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert_eq!(
+        account_role(&emulator).await.as_deref(),
+        Some(theirs.as_str())
+    );
+    assert!(
+        iam.get_role()
+            .role_name("team-apigw-logs")
+            .send()
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() {
+    let emulator = Emulator::start().await;
+    let iam = emulator.iam();
+    let theirs = iam
+        .create_role()
+        .role_name("old-apigw-logs")
+        .assume_role_policy_document(TRUST_APIGW)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    emulator
+        .apigateway()
+        .update_account()
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/cloudwatchRoleArn")
+                .value(&theirs)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The owner changes the trust policy so API Gateway can no longer assume it.
+    iam.update_assume_role_policy()
+        .role_name("old-apigw-logs")
+        .policy_document(TRUST_APIGW.replace("apigateway", "lambda"))
+        .send()
+        .await
+        .unwrap();
+
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    let ours = account_role(&emulator).await.unwrap();
+    assert!(ours.ends_with("role/chat-dev-apigw-logs"), "{ours}");
+
+    // The owner repairs their role; down points the setting back at it.
+    iam.update_assume_role_policy()
+        .role_name("old-apigw-logs")
+        .policy_document(TRUST_APIGW)
+        .send()
+        .await
+        .unwrap();
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert_eq!(
+        account_role(&emulator).await.as_deref(),
+        Some(theirs.as_str())
+    );
+    assert!(
+        iam.get_role()
+            .role_name("chat-dev-apigw-logs")
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_replaced_role_that_is_still_broken_is_not_restored() {
+    let emulator = Emulator::start().await;
+    let iam = emulator.iam();
+    let theirs = iam
+        .create_role()
+        .role_name("old-apigw-logs")
+        .assume_role_policy_document(TRUST_APIGW.replace("apigateway", "lambda"))
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    // Record it as the setting chatctl replaced, as a first `up` would have.
+    project.run(&["up"]).await.assert_code(0);
+    iam.tag_role()
+        .role_name("chat-dev-apigw-logs")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("chatctl:previous-cloudwatch-role")
+                .value(&theirs)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert_eq!(account_role(&emulator).await, None);
+}
+
+#[tokio::test]
+async fn transient_faults_are_ridden_out() {
+    let emulator = Emulator::start().await;
+    emulator
+        .fault(json!([
+            {"operation": "UpdateAccount", "count": 4, "status": 400, "code": "BadRequestException",
+             "message": "The role ARN does not have required permissions set to API Gateway"},
+            {"operation": "CreateRoute", "count": 2, "status": 429, "code": "TooManyRequestsException", "message": "Too Many Requests"},
+            {"operation": "CreateIntegration", "count": 1, "status": 500, "code": "InternalServerError", "message": "boom"},
+            {"operation": "CreateStage", "count": 1, "status": 409, "code": "ConflictException",
+             "message": "Unable to complete operation due to concurrent modification. Please try again later."}
+        ]))
+        .await;
+    emulator.fault(json!({"role_propagation_s": 1})).await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    let run = project.run(&["up"]).await;
+    run.assert_code(0);
+    assert!(run.stderr.contains("retrying"), "{}", run.stderr);
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn a_fault_that_never_clears_fails_clearly_and_the_next_up_finishes() {
+    let emulator = Emulator::start().await;
+    emulator
+        .fault(json!({"operation": "UpdateAccount", "count": -1, "status": 400, "code": "BadRequestException",
+                      "message": "The role ARN does not have required permissions set to API Gateway"}))
+        .await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    let failed = project.run(&["up"]).await;
+    failed.assert_code(1);
+    // 2 minutes of propagation retries, scaled by CHATCTL_RETRY_SCALE=0.05.
+    assert!(
+        failed.elapsed < Duration::from_secs(30),
+        "{:?}",
+        failed.elapsed
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("setting the API Gateway CloudWatch Logs role")
+            && failed
+                .stderr
+                .contains("The role ARN does not have required permissions"),
+        "{}",
+        failed.stderr
+    );
+    // The lock was released despite the failure.
+    let groups = emulator
+        .logs()
+        .describe_log_groups()
+        .log_group_name_prefix("/chatctl/chat-dev/lock")
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty());
+
+    emulator.clear_faults().await;
+    project.run(&["up"]).await.assert_code(0);
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn a_run_killed_mid_up_is_finished_by_the_next() {
+    let emulator = Emulator::start().await;
+    emulator.fault(json!({"latency_ms": 40})).await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    // Kill at several points of the apply: each time the next run must converge.
+    for kill_after_ms in [350, 500, 650] {
+        let mut child = project.command(&["up"]).spawn().unwrap();
+        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        child.start_kill().unwrap(); // SIGKILL
+        let _ = child.wait().await;
+    }
+    let run = project.run(&["up"]).await;
+    run.assert_code(0);
+    emulator.clear_faults().await;
+    assert_stack_complete(&emulator).await;
+    project.run(&["status"]).await.assert_code(0);
+}
+
+#[tokio::test]
+async fn concurrent_ups_create_one_api() {
+    let emulator = Emulator::start().await;
+    emulator.fault(json!({"latency_ms": 20})).await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    let (a, b) = tokio::join!(project.run(&["up"]), project.run(&["up"]));
+    a.assert_code(0);
+    b.assert_code(0);
+    assert_eq!(stack_apis(&emulator).await.len(), 1);
+    emulator.clear_faults().await;
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn down_removes_duplicates_tagged_for_the_stack() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    // What a run killed right after CreateApi's response was lost would leave behind.
+    emulator
+        .apigatewayv2()
+        .create_api()
+        .name("chat-dev")
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Websocket)
+        .route_selection_expression("$request.body.action")
+        .tags("chatctl:stack", "chat-dev")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stack_apis(&emulator).await.len(), 2);
+    let plan = project.run(&["plan"]).await;
+    plan.assert_code(2);
+    assert!(plan.stdout.contains("duplicate"), "{}", plan.stdout);
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert!(stack_apis(&emulator).await.is_empty());
+}

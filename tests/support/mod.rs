@@ -1,0 +1,258 @@
+//! Shared harness for end-to-end tests: the cloud emulator, a project directory with a
+//! `chatctl.toml`, and running the real `chatctl` binary against both.
+#![allow(dead_code, clippy::missing_panics_doc)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const REGION: &str = "eu-west-1";
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// The emulator, one per test: started on a free port, stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    pub async fn start() -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/start");
+        let mut child = Command::new(script)
+            .args(["0", "--exit-with-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the emulator");
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        // First use creates the virtualenv, which can take a minute.
+        let url = tokio::time::timeout(Duration::from_secs(240), async {
+            while let Some(line) = lines.next_line().await.expect("read emulator stdout") {
+                if let Some(url) = line.strip_prefix("emulator listening on ") {
+                    return url.trim().to_owned();
+                }
+            }
+            panic!("the emulator exited before listening");
+        })
+        .await
+        .expect("the emulator did not start in time");
+        // Keep draining stdout so the emulator never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            child,
+            url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/_emulator/{path}", self.url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("emulator control call");
+        assert!(
+            response.status().is_success(),
+            "control {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    pub async fn calls(&self) -> Vec<Value> {
+        match self.control(reqwest::Method::GET, "calls", None).await {
+            Value::Array(calls) => calls,
+            other => panic!("calls: {other}"),
+        }
+    }
+
+    pub async fn writes(&self) -> Vec<String> {
+        self.calls()
+            .await
+            .into_iter()
+            .filter(|c| c["write"] == true)
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    c["service"].as_str().unwrap_or(""),
+                    c["operation"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    pub async fn clear_calls(&self) {
+        self.control(reqwest::Method::DELETE, "calls", None).await;
+    }
+
+    pub async fn fault(&self, fault: Value) {
+        self.control(reqwest::Method::POST, "faults", Some(fault))
+            .await;
+    }
+
+    pub async fn clear_faults(&self) {
+        self.control(reqwest::Method::DELETE, "faults", None).await;
+    }
+
+    /// SDK configuration for reading back what chatctl did, independently of chatctl.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.url)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "AKIDTEST",
+                        "test-secret",
+                        None,
+                        None,
+                        "test",
+                    ),
+                ),
+            )
+            .build()
+    }
+
+    pub fn apigatewayv2(&self) -> aws_sdk_apigatewayv2::Client {
+        aws_sdk_apigatewayv2::Client::new(&self.sdk_config())
+    }
+
+    pub fn apigateway(&self) -> aws_sdk_apigateway::Client {
+        aws_sdk_apigateway::Client::new(&self.sdk_config())
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config())
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config())
+    }
+
+    pub fn stop_on_drop(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+/// What one chatctl run printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A directory with a `chatctl.toml`, and the environment that points chatctl at the emulator.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+pub const HTTP_BACKEND_TOML: &str = r#"
+[app]
+name = "chat"
+stage = "dev"
+region = "eu-west-1"
+
+[api]
+throttling_burst_limit = 100
+throttling_rate_limit = 50.0
+logging_level = "INFO"
+
+[backend]
+kind = "http"
+url = "https://chat-backend.example.com"
+"#;
+
+impl Project {
+    pub fn new(emulator: &Emulator, config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("chatctl.toml"), config).expect("write chatctl.toml");
+        let env = [
+            ("AWS_ENDPOINT_URL", emulator.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("CHATCTL_BACKEND_SECRET", SECRET),
+            // Retry windows shrink 20-fold so a fault that never clears fails in seconds.
+            ("CHATCTL_RETRY_SCALE", "0.05"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Self { dir, env }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs chatctl to its end (bounded to two minutes).
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let started = Instant::now();
+        let output = tokio::time::timeout(Duration::from_secs(120), self.command(args).output())
+            .await
+            .expect("chatctl did not finish in 2 minutes")
+            .expect("run chatctl");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+}
