@@ -34,7 +34,6 @@ from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam.models import iam_backends  # noqa: E402
 from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
-from moto.utilities.utils import get_partition  # noqa: E402
 
 from .amplify import AMPLIFY  # noqa: E402
 from .control import CONTROL, ControlError  # noqa: E402
@@ -380,7 +379,7 @@ class EmulatorApp:
             if op.get("path") == "/cloudwatchRoleArn":
                 if op.get("op") not in ("replace", "add", "remove"):
                     return aws_error("apigateway", 400, "BadRequestException",
-                                     f"Invalid patch operation specified. Must be one of: [replace, add, remove]")
+                                     "Invalid patch operation specified. Must be one of: [replace, add, remove]")
                 value = op.get("value") if op.get("op") != "remove" else None
                 if value:
                     if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/.+", value):
