@@ -83,6 +83,33 @@ pub enum Command {
     ///
     /// Exits 2 when there are changes, 0 when the stack is up to date.
     Plan,
+    /// Run the whole chat service on this machine: no AWS account needed.
+    ///
+    /// Serves a local WebSocket gateway that behaves like API Gateway (same routes, mappings,
+    /// responses and throttling as `chatctl up` deploys), the @connections API, the chat
+    /// backend with an in-memory registry, and the reference web app. Uses chatctl.toml's
+    /// stage and [api] throttling when the file exists, defaults otherwise. Ctrl-C stops it.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DevArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Send the integrations to a chat backend you run yourself instead of the built-in one;
+    /// its shared secret comes from CHATCTL_BACKEND_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub backend_url: Option<String>,
+    /// Serve the web app from this directory instead of the built-in reference app.
+    #[arg(long, value_name = "DIR")]
+    pub frontend_dir: Option<PathBuf>,
+    /// Close connections idle this many seconds (API Gateway: 600).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Close connections older than this many seconds (API Gateway: 7200).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    pub max_connection: u64,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -94,4 +121,16 @@ pub struct UpArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Also prove the service works: two WebSocket clients exchange a message, and the
+    /// round-trip latency is reported. Fails (exit 1) if delivery is wrong.
+    #[arg(long)]
+    pub probe: bool,
+    /// Probe this WebSocket URL (e.g. ws://127.0.0.1:8080/dev for `chatctl dev`) instead of
+    /// the deployed stack; no AWS access is needed.
+    #[arg(long, value_name = "URL", requires = "probe")]
+    pub url: Option<String>,
+    /// Give up on the probe after this many seconds.
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    pub probe_timeout: u64,
+}

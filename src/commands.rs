@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::aws::Clients;
-use crate::cli::{Cli, Command, GlobalArgs, UpArgs};
+use crate::cli::{Cli, Command, DevArgs, GlobalArgs, StatusArgs, UpArgs};
 use crate::config::{Config, Overrides};
 use crate::lock::StackLock;
 use crate::plan::Plan;
@@ -36,8 +36,9 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
     match cli.command {
         Command::Up(args) => up(&cli.global, &args, ui).await,
         Command::Down => down(&cli.global, ui).await,
-        Command::Status(_) => status(&cli.global, ui).await,
+        Command::Status(args) => status(&cli.global, &args, ui).await,
         Command::Plan => plan(&cli.global, ui).await,
+        Command::Dev(args) => dev(&cli.global, &args, ui).await,
     }
 }
 
@@ -167,9 +168,90 @@ struct StatusResult<'a> {
     resources: Vec<stack::ResourceStatus>,
     outputs: Option<Outputs>,
     warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<crate::probe::ProbeReport>,
 }
 
-async fn status(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
+fn probe_text(report: &crate::probe::ProbeReport) -> String {
+    format!(
+        "probe ok: {} → {} delivered in {:.1} ms (ack {:.1} ms, connect {:.1} ms) on {}",
+        report.sender,
+        report.receiver,
+        report.delivery_ms,
+        report.ack_ms,
+        report.connect_ms,
+        report.url
+    )
+}
+
+/// `chatctl dev`: the stack definition served locally.
+async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
+    use std::time::Duration;
+    // The file is optional here: without it, the defaults run.
+    let config = if global.config.exists() {
+        Some(load_config_without_region(global)?)
+    } else {
+        None
+    };
+    let defaults = crate::dev::DevOptions::default();
+    let stage = global
+        .stage
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.stage.clone()))
+        .unwrap_or(defaults.stage.clone());
+    let backend_secret = args
+        .backend_url
+        .as_ref()
+        .and_then(|_| std::env::var(stack::BACKEND_SECRET_ENV).ok())
+        .filter(|s| !s.is_empty());
+    if args.backend_url.is_some() && backend_secret.is_none() {
+        bail!(
+            "--backend-url needs the secret your backend checks in {}: set it in the environment",
+            stack::BACKEND_SECRET_ENV
+        );
+    }
+    let options = crate::dev::DevOptions {
+        port: args.port,
+        stage,
+        api: config
+            .as_ref()
+            .map_or(defaults.api.clone(), |c| c.api.clone()),
+        backend_url: args.backend_url.clone(),
+        backend_secret,
+        frontend_dir: args.frontend_dir.clone(),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connection: Duration::from_secs(args.max_connection),
+        ..defaults
+    };
+    let server = crate::dev::start(options).await?;
+    let urls = server.urls();
+    ui.result(
+        &format!(
+            "chat running locally — open {} in two browser windows\n  websocket     {}?name=NAME\n  @connections  {}/@connections/{{id}}\n  backend       {}\npress Ctrl-C to stop",
+            urls.frontend_url, urls.websocket_url, urls.connections_url, urls.backend_url
+        ),
+        &urls,
+    );
+    server.run_until_signal().await?;
+    Ok(Outcome::Success)
+}
+
+/// The configuration for `dev`, where no region is needed.
+fn load_config_without_region(global: &GlobalArgs) -> Result<Config> {
+    let mut global = global.clone();
+    if global.region.is_none() {
+        global.region = Some("us-east-1".to_owned());
+    }
+    load_config(&global)
+}
+
+async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outcome> {
+    let probe_timeout = std::time::Duration::from_secs(args.probe_timeout);
+    if let Some(url) = &args.url {
+        let report = crate::probe::probe(url, probe_timeout).await?;
+        ui.result(&probe_text(&report), &report);
+        return Ok(Outcome::Success);
+    }
     let (config, ctx) = context(global, ui).await?;
     let (observed, _, plan) = observe_and_plan(&ctx, &config, false, false).await?;
     let resources = stack::statuses(&plan);
@@ -210,6 +292,19 @@ async fn status(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     for warning in &warnings {
         text.push_str(&format!("\nwarning: {warning}"));
     }
+    let probe = match (args.probe, &outputs) {
+        (false, _) => None,
+        (true, None) => bail!(
+            "cannot probe stack {}: it is not deployed (run `chatctl up`)",
+            plan.stack
+        ),
+        (true, Some(o)) => {
+            let report = crate::probe::probe(&o.websocket_url, probe_timeout).await?;
+            text.push('\n');
+            text.push_str(&probe_text(&report));
+            Some(report)
+        }
+    };
     ui.result(
         &text,
         &StatusResult {
@@ -219,6 +314,7 @@ async fn status(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
             resources,
             outputs,
             warnings,
+            probe,
         },
     );
     Ok(if in_sync {
