@@ -51,6 +51,10 @@ pub struct GlobalArgs {
     /// Answer yes to confirmations (required by `down` when stdin is not a terminal).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
+    /// Deploy this prebuilt handler zip (e.g. from `cargo lambda build`) instead of building
+    /// handler/ (overrides backend.zip).
+    #[arg(long, global = true, env = "CHATCTL_HANDLER_ZIP", value_name = "ZIP")]
+    pub handler_zip: Option<PathBuf>,
     /// More logging on stderr: -v for each AWS step, -vv for SDK details. RUST_LOG also works.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -90,6 +94,24 @@ pub enum Command {
     /// backend with an in-memory registry, and the reference web app. Uses chatctl.toml's
     /// stage and [api] throttling when the file exists, defaults otherwise. Ctrl-C stops it.
     Dev(DevArgs),
+    /// Build the chat backend's Lambda zip without deploying it, and print its size and SHA-256.
+    ///
+    /// Builds handler/ in release mode for [backend].architecture of chatctl.toml (x86_64
+    /// without the file), or checks the prebuilt zip of --handler-zip or backend.zip, and
+    /// refuses a bootstrap that Lambda's provided.al2023 runtime could not start (wrong
+    /// architecture, glibc newer than 2.34, no executable bootstrap). The zip is reproducible:
+    /// the same binary always gives the same bytes and the same hash, which is the CodeSha256
+    /// that `up` compares with the deployed function. No AWS access.
+    Package(PackageArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PackageArgs {
+    /// Write the zip to PATH (--out, because --output chooses text or JSON). Without it, a
+    /// built zip stays at target/chatctl/bootstrap.zip in the source tree and a prebuilt zip
+    /// is only checked.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -118,6 +140,9 @@ pub struct UpArgs {
     /// when it already names another working role.
     #[arg(long)]
     pub own_cloudwatch_role: bool,
+    /// Generate a new backend secret and deploy it to the function and the stage together.
+    #[arg(long)]
+    pub rotate_secret: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

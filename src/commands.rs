@@ -1,5 +1,6 @@
 //! The commands: configuration → clients → observe → plan → apply, and their results.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
         Command::Status(args) => status(&cli.global, &args, ui).await,
         Command::Plan => plan(&cli.global, ui).await,
         Command::Dev(args) => dev(&cli.global, &args, ui).await,
+        Command::Package(args) => package(&cli.global, &args, ui).await,
     }
 }
 
@@ -68,13 +70,50 @@ async fn context(global: &GlobalArgs, ui: &Ui) -> Result<(Config, Ctx)> {
 async fn observe_and_plan(
     ctx: &Ctx,
     config: &Config,
-    take_over: bool,
-    require_secret: bool,
+    options: &stack::Options,
 ) -> Result<(Observed, Desired, Plan)> {
-    let observed = stack::observe(ctx).await?;
-    let desired = stack::desired(config, &observed, take_over, require_secret)?;
-    let plan = stack::plan(ctx, config, &observed, &desired);
+    let observed = stack::observe(ctx, is_lambda(config)).await?;
+    let desired = stack::desired(config, &observed, options)?;
+    let plan = stack::plan(ctx, config, &observed, &desired)?;
     Ok((observed, desired, plan))
+}
+
+/// Options for `plan` and `status`, which change nothing.
+async fn read_only_options(global: &GlobalArgs, config: &Config) -> Result<stack::Options> {
+    Ok(stack::Options {
+        code: handler_code(config, global.handler_zip.as_deref()).await?,
+        ..stack::Options::default()
+    })
+}
+
+fn is_lambda(config: &Config) -> bool {
+    matches!(config.backend, crate::config::Backend::Lambda(_))
+}
+
+/// The handler package (for the Lambda backend): built, or the prebuilt zip.
+async fn handler_code(
+    config: &Config,
+    handler_zip: Option<&std::path::Path>,
+) -> Result<Option<crate::resources::function::Code>> {
+    let crate::config::Backend::Lambda(settings) = &config.backend else {
+        return Ok(None);
+    };
+    let prebuilt = handler_zip.or(settings.zip.as_deref());
+    let root = match prebuilt {
+        Some(_) => std::path::PathBuf::from("."),
+        None => crate::package::locate_workspace_root()?,
+    };
+    let package = crate::package::build(
+        &root,
+        settings.architecture,
+        prebuilt,
+        crate::package::BuildProfile::Release,
+    )
+    .await?;
+    Ok(Some(crate::resources::function::Code {
+        sha256: package.sha256_base64.clone(),
+        zip: package.bytes,
+    }))
 }
 
 #[derive(Serialize)]
@@ -88,8 +127,13 @@ struct UpResult<'a> {
 
 async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let (observed, _, first_plan) =
-        observe_and_plan(&ctx, &config, args.own_cloudwatch_role, true).await?;
+    let options = stack::Options {
+        take_over_cloudwatch_role: args.own_cloudwatch_role,
+        rotate_secret: args.rotate_secret,
+        require_secret: true,
+        code: handler_code(&config, global.handler_zip.as_deref()).await?,
+    };
+    let (observed, _, first_plan) = observe_and_plan(&ctx, &config, &options).await?;
     if !first_plan.has_changes() {
         // A no-op run takes no lock and makes no write.
         let outputs = observed
@@ -102,8 +146,7 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
         // Observe again under the lock: another run may have done part of the work.
-        let (observed, desired, plan) =
-            observe_and_plan(&ctx, &config, args.own_cloudwatch_role, true).await?;
+        let (observed, desired, plan) = observe_and_plan(&ctx, &config, &options).await?;
         if !plan.has_changes() {
             let outputs = observed
                 .apis
@@ -132,10 +175,11 @@ fn report_up(ui: &Ui, config: &Config, plan: &Plan, outputs: Option<&Outputs>, c
         format!("stack {stack} is up to date")
     };
     if let Some(outputs) = outputs {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "\n  websocket url  {}\n  callback url   {}",
             outputs.websocket_url, outputs.callback_url
-        ));
+        );
     }
     ui.result(
         &text,
@@ -151,7 +195,8 @@ fn report_up(ui: &Ui, config: &Config, plan: &Plan, outputs: Option<&Outputs>, c
 
 async fn plan(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let (_, _, plan) = observe_and_plan(&ctx, &config, false, false).await?;
+    let options = read_only_options(global, &config).await?;
+    let (_, _, plan) = observe_and_plan(&ctx, &config, &options).await?;
     ui.result(&plan.to_string(), &plan);
     Ok(if plan.has_changes() {
         Outcome::Changes
@@ -236,6 +281,68 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// `chatctl package`: the handler zip that `up` deploys, without AWS.
+async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -> Result<Outcome> {
+    use crate::config::{Architecture, Backend};
+    use crate::package::{self, BuildProfile, Linkage, PackageSource};
+    // The file is optional: without it, the default x86_64 package is built.
+    let lambda = if global.config.exists() {
+        match load_config_without_region(global)?.backend {
+            Backend::Lambda(settings) => Some(settings),
+            Backend::Http { .. } => {
+                ui.warn("backend.kind = \"http\": `chatctl up` deploys no Lambda function; packaging for x86_64 anyway");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let arch = lambda
+        .as_ref()
+        .map_or(Architecture::X86_64, |settings| settings.architecture);
+    let prebuilt = global
+        .handler_zip
+        .clone()
+        .or_else(|| lambda.and_then(|settings| settings.zip));
+    let root = match prebuilt {
+        Some(_) => std::path::PathBuf::from("."),
+        None => package::locate_workspace_root()?,
+    };
+    let mut package =
+        package::build(&root, arch, prebuilt.as_deref(), BuildProfile::Release).await?;
+    if let Some(out) = &args.out {
+        package.write_to(out)?;
+        package.path.clone_from(out);
+    }
+    let origin = match &package.source {
+        PackageSource::Built { binary } => format!("built from {}", binary.display()),
+        PackageSource::Prebuilt { zip } => format!("prebuilt {}", zip.display()),
+    };
+    let linkage = match (package.binary.linkage, &package.binary.glibc) {
+        (Linkage::Static, _) => "statically linked".to_owned(),
+        (Linkage::Dynamic, Some(glibc)) => format!(
+            "dynamically linked, needs glibc {glibc} (provided.al2023 has {}.{})",
+            package::LAMBDA_GLIBC.0,
+            package::LAMBDA_GLIBC.1
+        ),
+        (Linkage::Dynamic, None) => "dynamically linked".to_owned(),
+    };
+    #[allow(clippy::cast_precision_loss)] // a zip is at most 50 MiB
+    let mib = package.size as f64 / (1024.0 * 1024.0);
+    ui.result(
+        &format!(
+            "bootstrap for {} ({origin}, {linkage})\n  zip         {}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}",
+            arch.as_str(),
+            package.path.display(),
+            package.size,
+            package.sha256_hex,
+            package.sha256_base64
+        ),
+        &package,
+    );
+    Ok(Outcome::Success)
+}
+
 /// The configuration for `dev`, where no region is needed.
 fn load_config_without_region(global: &GlobalArgs) -> Result<Config> {
     let mut global = global.clone();
@@ -253,7 +360,8 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         return Ok(Outcome::Success);
     }
     let (config, ctx) = context(global, ui).await?;
-    let (observed, _, plan) = observe_and_plan(&ctx, &config, false, false).await?;
+    let options = read_only_options(global, &config).await?;
+    let (observed, _, plan) = observe_and_plan(&ctx, &config, &options).await?;
     let resources = stack::statuses(&plan);
     let outputs = observed
         .apis
@@ -268,29 +376,34 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
     let in_sync = !plan.has_changes() && warnings.is_empty();
     let mut text = format!("stack {} in {}", plan.stack, plan.region);
     for resource in &resources {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "\n  {:<8} {} {}",
             resource.state, resource.kind, resource.name
-        ));
+        );
         if let Some(note) = &resource.note {
-            text.push_str(&format!("  ({note})"));
+            let _ = write!(text, "  ({note})");
         }
         for change in &resource.changes {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "\n             {}: {} → {}",
                 change.field, change.old, change.new
-            ));
+            );
         }
     }
     match &outputs {
-        Some(o) => text.push_str(&format!(
-            "\n  websocket url  {}\n  callback url   {}",
-            o.websocket_url, o.callback_url
-        )),
+        Some(o) => {
+            let _ = write!(
+                text,
+                "\n  websocket url  {}\n  callback url   {}",
+                o.websocket_url, o.callback_url
+            );
+        }
         None => text.push_str("\n  (not deployed: run `chatctl up`)"),
     }
     for warning in &warnings {
-        text.push_str(&format!("\nwarning: {warning}"));
+        let _ = write!(text, "\nwarning: {warning}");
     }
     let probe = match (args.probe, &outputs) {
         (false, _) => None,
@@ -333,7 +446,7 @@ struct DownResult<'a> {
 
 async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let observed = stack::observe(&ctx).await?;
+    let observed = stack::observe(&ctx, is_lambda(&config)).await?;
     if observed.is_empty(&ctx) {
         let empty = Plan {
             stack: config.stack_name(),
@@ -357,7 +470,7 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     confirm_down(global, ui, &preview)?;
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
-        let observed = stack::observe(&ctx).await?;
+        let observed = stack::observe(&ctx, is_lambda(&config)).await?;
         let teardown = stack::teardown_plan(&ctx, &config, &observed);
         stack::destroy(&ctx, &observed).await?;
         Ok::<_, anyhow::Error>(teardown)

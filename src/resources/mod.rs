@@ -3,11 +3,16 @@
 
 pub mod access_log_group;
 pub mod account;
+pub mod amplify;
 pub mod api;
+pub mod backend_role;
+pub mod function;
+pub mod function_url;
 pub mod integrations;
 pub mod logs_role;
 pub mod routes;
 pub mod stage;
+pub mod table;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 

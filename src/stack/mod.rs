@@ -7,17 +7,20 @@
 //! logs role ─► policy attachment ─► account setting ─┐
 //! websocket api ─► integration ─► integration response│
 //!                        └──────► route ─► route resp.├─► stage
-//! access log group ───────────────────────────────────┘
+//! access log group ───────────────────────────────────┤
+//! Lambda backend (backend.rs; needs the API id) ──────┘
 //! ```
 
-use anyhow::{Result, bail};
+pub mod backend;
+
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, RouteSpec};
 use crate::config::{Backend, Config};
 use crate::plan::{Action, Plan, Step};
 use crate::resources::{
-    Ctx, access_log_group, account, api, integrations, logs_role, routes, stage,
+    Ctx, access_log_group, account, api, function, integrations, logs_role, routes, stage,
 };
 
 /// Everything that exists for the stack (and the shared account setting).
@@ -32,6 +35,7 @@ pub struct Observed {
     pub routes: Vec<routes::Observed>,
     pub stage: Option<stage::Observed>,
     pub access_log_group: Option<access_log_group::Observed>,
+    pub backend: backend::Observed,
 }
 
 impl Observed {
@@ -42,18 +46,21 @@ impl Observed {
             .as_ref()
             .is_some_and(|a| a.names_role(&ctx.names.logs_role));
         self.logs_role.is_none()
+            && self.backend.is_empty()
             && self.apis.ours.is_empty()
             && self.access_log_group.is_none()
             && !account_is_ours
     }
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Observed> {
-    let (account, logs_role, apis, access_log_group) = tokio::try_join!(
+/// Reads everything of the stack; `lambda_backend` adds what only that backend needs.
+pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
+    let (account, logs_role, apis, access_log_group, backend) = tokio::try_join!(
         account::observe(ctx),
         logs_role::observe(ctx, &ctx.names.logs_role),
         api::observe(ctx),
         access_log_group::observe(ctx),
+        backend::observe(ctx, lambda_backend),
     )?;
     let foreign_role = account
         .foreign_role(&ctx.names.logs_role)
@@ -93,6 +100,7 @@ pub async fn observe(ctx: &Ctx) -> Result<Observed> {
         routes,
         stage,
         access_log_group,
+        backend,
     })
 }
 
@@ -102,25 +110,35 @@ pub struct Desired {
     pub routes: Vec<RouteSpec>,
     pub stage: stage::Desired,
     pub take_over_cloudwatch_role: bool,
+    /// The Lambda backend; `None` with another backend kind.
+    pub backend: Option<backend::Desired>,
+}
+
+/// How `desired` is computed for a command.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `up --own-cloudwatch-role`.
+    pub take_over_cloudwatch_role: bool,
+    /// `up --rotate-secret`: a new backend secret for function and stage together.
+    pub rotate_secret: bool,
+    /// `up` needs the real secret; `plan` and `status` can do without it (a missing secret
+    /// then shows as a change of the sensitive stage variable).
+    pub require_secret: bool,
+    /// The handler package for the Lambda backend.
+    pub code: Option<function::Code>,
 }
 
 /// Environment variable holding the shared backend secret for `backend.kind = "http"`:
 /// the user's own backend must check the same value.
 pub const BACKEND_SECRET_ENV: &str = "CHATCTL_BACKEND_SECRET";
 
-/// `require_secret`: `up` needs the real secret; `plan` and `status` can do without it
-/// (a missing secret then shows as a change of the sensitive stage variable).
-pub fn desired(
-    config: &Config,
-    observed: &Observed,
-    take_over_cloudwatch_role: bool,
-    require_secret: bool,
-) -> Result<Desired> {
+pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Result<Desired> {
     let deployed_secret = observed
         .stage
         .as_ref()
-        .and_then(|s| s.variables.get(BACKEND_SECRET_VARIABLE).cloned());
-    let (backend_url, secret) = match &config.backend {
+        .and_then(|s| s.variables.get(BACKEND_SECRET_VARIABLE).cloned())
+        .filter(|s| !s.is_empty());
+    let (backend_url, secret, lambda) = match &config.backend {
         Backend::Http { url } => {
             let secret = std::env::var(BACKEND_SECRET_ENV)
                 .ok()
@@ -131,16 +149,32 @@ pub fn desired(
                     validate_secret(&secret)?;
                     secret
                 }
-                None if !require_secret => String::new(),
+                None if !options.require_secret => String::new(),
                 None => bail!(
                     "backend.kind = \"http\" needs the shared secret your backend checks: set {BACKEND_SECRET_ENV} (letters and digits, at least 32 characters)"
                 ),
             };
-            (url.clone(), secret)
+            (url.clone(), secret, None)
         }
-        Backend::Lambda(_) => bail!(
-            "backend.kind = \"lambda\" is not deployable by this build; set kind = \"http\" and url under [backend]"
-        ),
+        Backend::Lambda(_) => {
+            // Stateless: the secret lives in the deployed stage and function.
+            let secret = if options.rotate_secret {
+                backend::new_secret()
+            } else {
+                deployed_secret
+                    .or_else(|| observed.backend.deployed_secret())
+                    .unwrap_or_else(backend::new_secret)
+            };
+            let code = options
+                .code
+                .clone()
+                .context("the Lambda backend needs the handler package")?;
+            let url = observed
+                .backend
+                .url()
+                .map_or_else(|| BACKEND_URL_AFTER_APPLY.to_owned(), str::to_owned);
+            (url, secret.clone(), Some(backend::Desired { secret, code }))
+        }
     };
     Ok(Desired {
         routes: chat_api::routes(),
@@ -150,9 +184,13 @@ pub fn desired(
             variables: chat_api::stage_variables(&backend_url, &secret),
             access_log_arn: observed.access_log_group.as_ref().map(|g| g.arn.clone()),
         },
-        take_over_cloudwatch_role,
+        take_over_cloudwatch_role: options.take_over_cloudwatch_role,
+        backend: lambda,
     })
 }
+
+/// Shown in plans until the function URL exists.
+const BACKEND_URL_AFTER_APPLY: &str = "(function URL, known after apply)";
 
 /// Stage variable values allow only `[A-Za-z0-9-._~:/?#&=,]`.
 fn validate_secret(secret: &str) -> Result<()> {
@@ -178,7 +216,7 @@ fn account_decision(ctx: &Ctx, observed: &Observed, desired: &Desired) -> accoun
 }
 
 /// The plan: one step per resource, in dependency order.
-pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) -> Plan {
+pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) -> Result<Plan> {
     let mut steps = Vec::new();
     let decision = account_decision(ctx, observed, desired);
     let role_needed = !matches!(decision, account::Decision::KeepForeign(_));
@@ -218,16 +256,23 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
     steps.extend(stray_integrations.iter().map(|i| {
         Step::new(integrations::KIND, i.id.clone(), Action::Delete).with_note("used by no route")
     }));
+    steps.extend(backend::plan(
+        ctx,
+        config,
+        &observed.backend,
+        desired.backend.as_ref(),
+        observed.apis.primary(),
+    )?);
     steps.push(access_log_group::plan(
         ctx,
         observed.access_log_group.as_ref(),
     ));
     steps.push(stage::plan(observed.stage.as_ref(), &desired.stage));
-    Plan {
+    Ok(Plan {
         stack: ctx.names.stack.clone(),
         region: config.region.clone(),
         steps,
-    }
+    })
 }
 
 /// Stack outputs: where clients connect and where the backend posts replies.
@@ -245,7 +290,11 @@ pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
 }
 
 /// Runs `future` as the step `label`, showing progress.
-async fn step<T>(ctx: &Ctx, label: String, future: impl Future<Output = Result<T>>) -> Result<T> {
+pub(crate) async fn step<T>(
+    ctx: &Ctx,
+    label: String,
+    future: impl Future<Output = Result<T>>,
+) -> Result<T> {
     let task = ctx.ui.task(label);
     match future.await {
         Ok(value) => {
@@ -322,6 +371,9 @@ pub async fn apply(
         Ok::<_, anyhow::Error>(())
     };
 
+    // The backend needs the API id (policy, callback URL) but not its routes: it gets the
+    // API through this channel as soon as it exists.
+    let (api_ready, api_for_backend) = tokio::sync::watch::channel(None::<api::Observed>);
     let api_chain = async {
         let primary = observed.apis.primary();
         let api_label = api::plan(ctx, &observed.apis)
@@ -343,9 +395,26 @@ pub async fn apply(
                     api::delete(ctx, &dup.id),
                 )
             }));
+        api_ready.send_replace(Some(api.clone()));
         let children = apply_children(ctx, plan, observed, desired, &api.id);
         tokio::try_join!(duplicates, children)?;
         Ok::<_, anyhow::Error>(api)
+    };
+    let backend_chain = async {
+        match &desired.backend {
+            Some(wanted) => Ok::<_, anyhow::Error>(Some(
+                backend::apply(
+                    ctx,
+                    config,
+                    &observed.backend,
+                    wanted,
+                    &plan.steps,
+                    api_for_backend,
+                )
+                .await?,
+            )),
+            None => Ok(None),
+        }
     };
 
     let log_chain = async {
@@ -368,11 +437,17 @@ pub async fn apply(
         }
     };
 
-    let ((), api, log_arn) = tokio::try_join!(role_chain, api_chain, log_chain)?;
-    let stage_desired = stage::Desired {
+    let ((), api, log_arn, function_url) =
+        tokio::try_join!(role_chain, api_chain, log_chain, backend_chain)?;
+    let mut stage_desired = stage::Desired {
         access_log_arn: Some(log_arn.clone()),
         ..desired.stage.clone()
     };
+    if let Some(url) = function_url {
+        stage_desired
+            .variables
+            .insert(chat_api::BACKEND_URL_VARIABLE.to_owned(), url);
+    }
     let stage_step = stage::plan(observed.stage.as_ref(), &stage_desired);
     if stage_step.is_change() {
         step(
@@ -387,6 +462,11 @@ pub async fn apply(
             ),
         )
         .await?;
+    }
+    // A backend of another kind left from an earlier configuration goes once the stage no
+    // longer points at it.
+    if desired.backend.is_none() && !observed.backend.is_empty() {
+        backend::destroy(ctx, &observed.backend).await?;
     }
     Ok(outputs(config, &api))
 }
@@ -526,6 +606,7 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
             .with_note("with its routes, integrations and stage"),
         );
     }
+    steps.extend(backend::teardown_steps(ctx, &observed.backend));
     if observed.access_log_group.is_some() {
         steps.push(Step::new(
             access_log_group::KIND,
@@ -618,6 +699,7 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
         }
         Ok::<_, anyhow::Error>(())
     };
+    let backend = backend::destroy(ctx, &observed.backend);
     let account_and_role = async {
         let release = release_decision(ctx, observed);
         match &release {
@@ -660,11 +742,11 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
         }
         Ok::<_, anyhow::Error>(())
     };
-    tokio::try_join!(apis, log_group, account_and_role)?;
+    tokio::try_join!(apis, log_group, backend, account_and_role)?;
     Ok(())
 }
 
-fn finish(task: crate::ui::Task, result: Result<()>) -> Result<()> {
+pub(crate) fn finish(task: crate::ui::Task, result: Result<()>) -> Result<()> {
     match result {
         Ok(()) => {
             task.done();

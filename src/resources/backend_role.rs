@@ -1,0 +1,260 @@
+//! The Lambda execution role of the backend (`{stack}-backend`) and its least-privilege
+//! inline policy, rendered from `templates/policies/backend-policy.json`: its own log group,
+//! the item actions the registry uses on its table and index, and
+//! `execute-api:ManageConnections` on this API and stage only.
+
+use anyhow::{Context, Result};
+use aws_sdk_iam::types::Tag;
+
+use super::{Ctx, absent_if, aws_error, percent_decode};
+use crate::config::STACK_TAG;
+use crate::plan::{Action, FieldChange, Step};
+
+pub const ROLE_KIND: &str = "iam role";
+pub const POLICY_KIND: &str = "iam inline policy";
+pub const TRUST_POLICY: &str = include_str!("../../templates/policies/lambda-trust.json");
+const POLICY_TEMPLATE: &str = include_str!("../../templates/policies/backend-policy.json");
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub arn: String,
+    pub trusts_lambda: bool,
+    /// The inline policy, parsed; `None` when missing.
+    pub policy: Option<serde_json::Value>,
+}
+
+/// What the policy is rendered from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInputs<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+    pub table: &'a str,
+    pub function: &'a str,
+    pub api_id: &'a str,
+    pub stage: &'a str,
+}
+
+/// Renders the policy template; every placeholder must be filled.
+pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
+    let text = POLICY_TEMPLATE
+        .replace("${region}", inputs.region)
+        .replace("${account}", inputs.account)
+        .replace("${table}", inputs.table)
+        .replace("${name_index}", chat_handler::schema::BY_NAME_INDEX)
+        .replace("${function}", inputs.function)
+        .replace("${api_id}", inputs.api_id)
+        .replace("${stage}", inputs.stage);
+    if let Some(start) = text.find("${") {
+        anyhow::bail!(
+            "backend policy template has an unfilled placeholder at {}",
+            &text[start..text.len().min(start + 20)]
+        );
+    }
+    serde_json::from_str(&text).context("backend policy template is not valid JSON")
+}
+
+pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.names.backend_role;
+    let (role, policy) = tokio::join!(
+        iam.get_role().role_name(name).send(),
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(&ctx.names.backend_policy)
+            .send()
+    );
+    let Some(role) = absent_if(role, |e| e.is_no_such_entity_exception())
+        .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
+        .and_then(|r| r.role)
+    else {
+        return Ok(None);
+    };
+    let policy = absent_if(policy, |e| e.is_no_such_entity_exception())
+        .map_err(|e| aws_error(&format!("reading the inline policy of {name}"), &e))?
+        .and_then(|p| serde_json::from_str(&percent_decode(p.policy_document())).ok());
+    let trust = role
+        .assume_role_policy_document()
+        .map(percent_decode)
+        .unwrap_or_default();
+    Ok(Some(Observed {
+        arn: role.arn().to_owned(),
+        trusts_lambda: trust.contains("lambda.amazonaws.com"),
+        policy,
+    }))
+}
+
+/// Steps for the role and its policy; `wanted_policy` is `None` while the API id is unknown.
+pub fn plan(
+    ctx: &Ctx,
+    observed: Option<&Observed>,
+    wanted_policy: Option<&serde_json::Value>,
+) -> Vec<Step> {
+    let role = ctx.names.backend_role.clone();
+    let policy = ctx.names.backend_policy.clone();
+    let Some(existing) = observed else {
+        return vec![
+            Step::new(ROLE_KIND, role, Action::Create),
+            Step::new(POLICY_KIND, policy, Action::Create),
+        ];
+    };
+    let mut role_changes = Vec::new();
+    if !existing.trusts_lambda {
+        role_changes.push(FieldChange::new(
+            "trust policy",
+            "does not trust lambda.amazonaws.com",
+            "trusts lambda.amazonaws.com",
+        ));
+    }
+    let policy_step = match (&existing.policy, wanted_policy) {
+        (None, _) => Step::new(POLICY_KIND, policy, Action::Create),
+        (Some(_), None) => Step::update_or_keep(
+            POLICY_KIND,
+            policy,
+            vec![FieldChange::new(
+                "document",
+                "(current)",
+                "(scoped to the new API)",
+            )],
+        ),
+        (Some(current), Some(wanted)) if current == wanted => {
+            Step::new(POLICY_KIND, policy, Action::Keep)
+        }
+        (Some(_), Some(_)) => Step::update_or_keep(
+            POLICY_KIND,
+            policy,
+            vec![FieldChange::new(
+                "document",
+                "(differs)",
+                "(templates/policies/backend-policy.json)",
+            )],
+        ),
+    };
+    vec![
+        Step::update_or_keep(ROLE_KIND, role, role_changes),
+        policy_step,
+    ]
+}
+
+/// Creates or repairs the role (not the policy); returns its ARN.
+pub async fn apply_role(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.names.backend_role;
+    if let Some(existing) = observed {
+        if !existing.trusts_lambda {
+            iam.update_assume_role_policy()
+                .role_name(name)
+                .policy_document(TRUST_POLICY)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("updating the trust policy of {name}"), &e))?;
+        }
+        return Ok(existing.arn.clone());
+    }
+    let created = iam
+        .create_role()
+        .role_name(name)
+        .description("Execution role of the chat backend (created by chatctl)")
+        .assume_role_policy_document(TRUST_POLICY)
+        .tags(
+            Tag::builder()
+                .key(STACK_TAG)
+                .value(&ctx.names.stack)
+                .build()?,
+        )
+        .send()
+        .await;
+    let arn = match created {
+        Ok(out) => out.role.map(|r| r.arn),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_already_exists_exception()) =>
+        {
+            iam.get_role()
+                .role_name(name)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
+                .role
+                .map(|r| r.arn)
+        }
+        Err(e) => return Err(aws_error(&format!("creating IAM role {name}"), &e)),
+    };
+    arn.context("IAM returned no role")
+}
+
+pub async fn apply_policy(ctx: &Ctx, policy: &serde_json::Value) -> Result<()> {
+    let name = &ctx.names.backend_role;
+    ctx.aws
+        .iam
+        .put_role_policy()
+        .role_name(name)
+        .policy_name(&ctx.names.backend_policy)
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("writing the inline policy of {name}"), &e))?;
+    Ok(())
+}
+
+pub async fn delete(ctx: &Ctx) -> Result<()> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.names.backend_role;
+    absent_if(
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(&ctx.names.backend_policy)
+            .send()
+            .await,
+        |e| e.is_no_such_entity_exception(),
+    )
+    .map_err(|e| aws_error(&format!("deleting the inline policy of {name}"), &e))?;
+    absent_if(iam.delete_role().role_name(name).send().await, |e| {
+        e.is_no_such_entity_exception()
+    })
+    .map_err(|e| aws_error(&format!("deleting IAM role {name}"), &e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> PolicyInputs<'static> {
+        PolicyInputs {
+            region: "eu-west-1",
+            account: "123456789012",
+            table: "chat-dev-connections",
+            function: "chat-dev-backend",
+            api_id: "abc123",
+            stage: "dev",
+        }
+    }
+
+    #[test]
+    fn the_policy_has_no_wildcard_action_and_scopes_manage_connections() {
+        let policy = render_policy(&inputs()).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        for statement in statements {
+            let actions: Vec<&str> = match &statement["Action"] {
+                serde_json::Value::String(a) => vec![a.as_str()],
+                serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                _ => panic!("no action"),
+            };
+            assert!(actions.iter().all(|a| !a.contains('*')), "{actions:?}");
+        }
+        let manage = statements
+            .iter()
+            .find(|s| s["Action"] == "execute-api:ManageConnections")
+            .unwrap();
+        assert_eq!(
+            manage["Resource"],
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*/@connections/*"
+        );
+    }
+
+    #[test]
+    fn the_table_statement_covers_the_name_index() {
+        let text = render_policy(&inputs()).unwrap().to_string();
+        assert!(text.contains("table/chat-dev-connections/index/byName"));
+    }
+}

@@ -1,0 +1,360 @@
+//! The Lambda backend part of the graph (`backend.kind = "lambda"`):
+//!
+//! ```text
+//! dynamodb table ────────────────────────────┐
+//! backend role ─► inline policy (needs api) ─┤
+//!        └──────► function (needs api: callback URL) ─► function URL + permissions ─► stage
+//! ```
+//!
+//! With another backend kind the same resources, if they exist, are planned for deletion.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::step;
+use crate::config::{Backend, Config};
+use crate::plan::{Action, Step};
+use crate::resources::{Ctx, api, aws_error, backend_role, function, function_url, table};
+
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// The AWS account id (for ARNs in the policy); read only for the Lambda backend.
+    pub account_id: Option<String>,
+    pub table: Option<table::Observed>,
+    pub role: Option<backend_role::Observed>,
+    pub function: Option<function::Observed>,
+    pub url: Option<function_url::Observed>,
+}
+
+impl Observed {
+    pub fn is_empty(&self) -> bool {
+        self.table.is_none() && self.role.is_none() && self.function.is_none()
+    }
+
+    /// The secret the deployed function checks, if any.
+    pub fn deployed_secret(&self) -> Option<String> {
+        self.function
+            .as_ref()
+            .and_then(|f| f.environment.get(chat_handler::ENV_SECRET).cloned())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_ref().and_then(|u| u.url.as_deref())
+    }
+}
+
+pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
+    let account = async {
+        if !lambda_backend {
+            return Ok(None);
+        }
+        let identity = ctx
+            .aws
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws_error("reading the AWS account id", &e))?;
+        Ok::<_, anyhow::Error>(identity.account)
+    };
+    let function_and_url = async {
+        let function = function::observe(ctx).await?;
+        let url = match &function {
+            Some(_) => Some(function_url::observe(ctx).await?),
+            None => None,
+        };
+        Ok::<_, anyhow::Error>((function, url))
+    };
+    let (account_id, table, role, (function, url)) = tokio::try_join!(
+        account,
+        table::observe(ctx),
+        backend_role::observe(ctx),
+        function_and_url
+    )?;
+    Ok(Observed {
+        account_id,
+        table,
+        role,
+        function,
+        url,
+    })
+}
+
+/// What the Lambda backend should look like.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub secret: String,
+    pub code: function::Code,
+}
+
+/// The function's desired state given the API (whose callback URL it posts to).
+fn function_desired(
+    ctx: &Ctx,
+    config: &Config,
+    desired: &Desired,
+    callback_url: &str,
+) -> Result<function::Desired> {
+    let Backend::Lambda(settings) = &config.backend else {
+        anyhow::bail!("the function is deployed only with backend.kind = \"lambda\"");
+    };
+    Ok(function::Desired {
+        settings: settings.clone(),
+        environment: BTreeMap::from([
+            (chat_handler::ENV_SECRET.to_owned(), desired.secret.clone()),
+            (
+                chat_handler::ENV_CALLBACK_URL.to_owned(),
+                callback_url.to_owned(),
+            ),
+            (chat_handler::ENV_TABLE.to_owned(), ctx.names.table.clone()),
+        ]),
+        code: desired.code.clone(),
+    })
+}
+
+fn policy(ctx: &Ctx, config: &Config, account: &str, api_id: &str) -> Result<Value> {
+    backend_role::render_policy(&backend_role::PolicyInputs {
+        region: &config.region,
+        account,
+        table: &ctx.names.table,
+        function: &ctx.names.function,
+        api_id,
+        stage: &config.stage,
+    })
+}
+
+const CALLBACK_AFTER_APPLY: &str = "(known after apply)";
+
+pub fn plan(
+    ctx: &Ctx,
+    config: &Config,
+    observed: &Observed,
+    desired: Option<&Desired>,
+    api: Option<&api::Observed>,
+) -> Result<Vec<Step>> {
+    let Some(desired) = desired else {
+        return Ok(teardown_steps(ctx, observed));
+    };
+    let mut steps = vec![table::plan(ctx, observed.table.as_ref())];
+    let wanted_policy = match (observed.account_id.as_deref(), api) {
+        (Some(account), Some(api)) => Some(policy(ctx, config, account, &api.id)?),
+        _ => None,
+    };
+    steps.extend(backend_role::plan(
+        ctx,
+        observed.role.as_ref(),
+        wanted_policy.as_ref(),
+    ));
+    let callback = api.map_or_else(
+        || CALLBACK_AFTER_APPLY.to_owned(),
+        |a| api::callback_url(a, &config.region, &config.stage),
+    );
+    let wanted_function = function_desired(ctx, config, desired, &callback)?;
+    let role_arn = observed.role.as_ref().map(|r| r.arn.as_str());
+    steps.push(function::plan(
+        ctx,
+        observed.function.as_ref(),
+        &wanted_function,
+        role_arn,
+    ));
+    steps.extend(function_url::plan(ctx, observed.url.as_ref()));
+    Ok(steps)
+}
+
+/// Creates or updates the backend; returns the function URL for the stage variable.
+/// `api` delivers the stack's API once it exists (created concurrently).
+pub async fn apply(
+    ctx: &Ctx,
+    config: &Config,
+    observed: &Observed,
+    desired: &Desired,
+    plan: &[Step],
+    mut api: watch::Receiver<Option<api::Observed>>,
+) -> Result<String> {
+    let changed = |kind: &str| plan.iter().any(|s| s.kind == kind && s.is_change());
+    let label = |kind: &str| {
+        plan.iter()
+            .find(|s| s.kind == kind)
+            .map_or_else(|| kind.to_owned(), Step::label)
+    };
+    let table_chain = async {
+        if changed(table::KIND) {
+            step(
+                ctx,
+                label(table::KIND),
+                table::apply(ctx, observed.table.as_ref()),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let role_and_function = async {
+        let role_arn = if changed(backend_role::ROLE_KIND) {
+            step(
+                ctx,
+                label(backend_role::ROLE_KIND),
+                backend_role::apply_role(ctx, observed.role.as_ref()),
+            )
+            .await?
+        } else {
+            observed
+                .role
+                .as_ref()
+                .map(|r| r.arn.clone())
+                .context("the backend role has no ARN")?
+        };
+        let api = api
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
+            .clone()
+            .context("the WebSocket API was not created")?;
+        let account = observed
+            .account_id
+            .as_deref()
+            .context("the AWS account id is unknown")?;
+        let wanted_policy = policy(ctx, config, account, &api.id)?;
+        let policy_chain = async {
+            let current = observed.role.as_ref().and_then(|r| r.policy.as_ref());
+            if current != Some(&wanted_policy) {
+                step(
+                    ctx,
+                    label(backend_role::POLICY_KIND),
+                    backend_role::apply_policy(ctx, &wanted_policy),
+                )
+                .await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        let function_chain = async {
+            let callback = api::callback_url(&api, &config.region, &config.stage);
+            let wanted = function_desired(ctx, config, desired, &callback)?;
+            let function_step =
+                function::plan(ctx, observed.function.as_ref(), &wanted, Some(&role_arn));
+            if function_step.is_change() {
+                let task = ctx.ui.task(function_step.label());
+                let result = function::apply(
+                    ctx,
+                    observed.function.as_ref(),
+                    &wanted,
+                    &role_arn,
+                    Some(&task),
+                )
+                .await;
+                super::finish(task, result.map(|_| ()))?;
+            }
+            let url_steps = function_url::plan(ctx, observed.url.as_ref());
+            // A new function has no URL, whatever was observed before.
+            let url_observed = observed
+                .url
+                .as_ref()
+                .filter(|_| observed.function.is_some());
+            if url_steps.iter().any(Step::is_change) || url_observed.is_none() {
+                let label = url_steps
+                    .iter()
+                    .find(|s| s.is_change())
+                    .map_or_else(|| label(function_url::URL_KIND), Step::label);
+                step(ctx, label, function_url::apply(ctx, url_observed)).await
+            } else {
+                url_observed
+                    .and_then(|u| u.url.clone())
+                    .context("the function URL is unknown")
+            }
+        };
+        let ((), url) = tokio::try_join!(policy_chain, function_chain)?;
+        Ok::<_, anyhow::Error>(url)
+    };
+    let ((), url) = tokio::try_join!(table_chain, role_and_function)?;
+    Ok(url)
+}
+
+/// Deletion steps for whatever of the backend exists.
+pub fn teardown_steps(ctx: &Ctx, observed: &Observed) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if observed.function.is_some() {
+        steps.push(
+            Step::new(function::KIND, ctx.names.function.clone(), Action::Delete)
+                .with_note("with its URL, permissions and log group"),
+        );
+    }
+    if observed.table.is_some() {
+        steps.push(Step::new(
+            table::KIND,
+            ctx.names.table.clone(),
+            Action::Delete,
+        ));
+    }
+    if observed.role.is_some() {
+        steps.push(Step::new(
+            backend_role::ROLE_KIND,
+            ctx.names.backend_role.clone(),
+            Action::Delete,
+        ));
+    }
+    steps
+}
+
+/// Deletes the backend: function and table concurrently, then the role the function used.
+pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
+    let function_chain = async {
+        if observed.function.is_some() {
+            let name = &ctx.names.function;
+            step(ctx, format!("- delete  lambda function {name}"), async {
+                function::delete(ctx).await?;
+                // Lambda creates this log group on first invocation, for the stack.
+                crate::resources::access_log_group::delete(ctx, &format!("/aws/lambda/{name}"))
+                    .await
+            })
+            .await?;
+        }
+        if observed.role.is_some() {
+            let name = &ctx.names.backend_role;
+            step(
+                ctx,
+                format!("- delete  iam role {name}"),
+                backend_role::delete(ctx),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let table_chain = async {
+        if observed.table.is_some() {
+            step(
+                ctx,
+                format!("- delete  dynamodb table {}", ctx.names.table),
+                table::delete(ctx),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    tokio::try_join!(function_chain, table_chain)?;
+    Ok(())
+}
+
+/// A new random secret: 32 bytes as hex (stage variables allow only a few characters).
+pub fn new_secret() -> String {
+    use std::fmt::Write as _;
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_64_hex_characters_and_differ() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}
