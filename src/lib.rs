@@ -10,6 +10,7 @@ pub mod config;
 pub mod dev;
 pub mod lock;
 pub mod logging;
+pub mod package;
 pub mod plan;
 pub mod probe;
 pub mod resources;
