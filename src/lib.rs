@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dev;
+pub mod github;
 pub mod lock;
 pub mod logging;
 pub mod package;

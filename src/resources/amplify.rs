@@ -19,7 +19,7 @@
 //!   header; it is never part of a plan, a message or a log line.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -1323,12 +1323,13 @@ impl Teardown {
             let id = item
                 .id
                 .map_or_else(|| "(id unknown)".to_owned(), |id| id.to_string());
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "\n  {} {id} on {}: {}\n      why: {}\n      delete it at {}",
                 item.kind, item.repository, item.what, item.reason, item.settings_url
-            ));
+            );
             if let Some(command) = &item.delete_command {
-                text.push_str(&format!("\n      or run: {command}"));
+                let _ = write!(text, "\n      or run: {command}");
             }
         }
         Some(text)
