@@ -1,0 +1,319 @@
+//! End to end with the default backend: DynamoDB table, execution role and policy, function,
+//! function URL and permissions, stage variables — against the emulator.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+
+use chatctl::config::Architecture;
+use chatctl::package::{self, BuildProfile};
+use support::{Emulator, Project, REGION};
+
+const LAMBDA_TOML: &str = r#"
+[app]
+name = "chat"
+stage = "dev"
+region = "eu-west-1"
+
+[backend]
+kind = "lambda"
+memory_mb = 256
+timeout_s = 12
+zip = "handler.zip"
+"#;
+
+/// The handler's debug build, zipped exactly as `chatctl package` zips it.
+async fn handler_binary() -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let package = package::build(root, Architecture::X86_64, None, BuildProfile::Dev)
+        .await
+        .unwrap();
+    let zip = package.bytes;
+    // Read the binary back out of the zip (the build wrote it to target/).
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut entry = archive.by_name("bootstrap").unwrap();
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
+    binary
+}
+
+fn write_zip(project: &Project, binary: &[u8]) -> String {
+    let zip = package::zip_bootstrap(binary).unwrap();
+    std::fs::write(project.path().join("handler.zip"), &zip).unwrap();
+    package::code_sha256(&zip)
+}
+
+async fn api_id(emulator: &Emulator) -> String {
+    let apis = emulator.apigatewayv2().get_apis().send().await.unwrap();
+    let ours: Vec<_> = apis
+        .items()
+        .iter()
+        .filter(|a| {
+            a.tags()
+                .and_then(|t| t.get("chatctl:stack"))
+                .map(String::as_str)
+                == Some("chat-dev")
+        })
+        .collect();
+    assert_eq!(ours.len(), 1);
+    ours[0].api_id().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
+    let binary = handler_binary().await;
+    let emulator = Emulator::start().await;
+    let mut project = Project::new(&emulator, LAMBDA_TOML);
+    project.remove_env("CHATCTL_BACKEND_SECRET");
+    let first_sha = write_zip(&project, &binary);
+
+    let up = project.run(&["up", "-vv"]).await;
+    up.assert_code(0);
+    let config = emulator.sdk_config();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let iam = emulator.iam();
+    let v2 = emulator.apigatewayv2();
+    let api = api_id(&emulator).await;
+
+    // Table: on demand, keyed by connection id, with the name index the registry queries.
+    let table = dynamodb
+        .describe_table()
+        .table_name("chat-dev-connections")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert_eq!(
+        table
+            .billing_mode_summary()
+            .unwrap()
+            .billing_mode()
+            .unwrap()
+            .as_str(),
+        "PAY_PER_REQUEST"
+    );
+    assert_eq!(table.key_schema()[0].attribute_name(), "connectionId");
+    assert_eq!(
+        table.global_secondary_indexes()[0].index_name(),
+        Some("byName")
+    );
+
+    // Role and policy: no wildcard action; ManageConnections on this API and stage only.
+    let role = iam
+        .get_role()
+        .role_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap();
+    let policy = iam
+        .get_role_policy()
+        .role_name("chat-dev-backend")
+        .policy_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap();
+    let document: serde_json::Value = serde_json::from_str(&chatctl::resources::percent_decode(
+        policy.policy_document(),
+    ))
+    .unwrap();
+    for statement in document["Statement"].as_array().unwrap() {
+        let actions = match &statement["Action"] {
+            serde_json::Value::String(a) => vec![a.clone()],
+            serde_json::Value::Array(a) => {
+                a.iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+            }
+            other => panic!("{other}"),
+        };
+        assert!(
+            actions.iter().all(|a| !a.contains('*')),
+            "wildcard action in {actions:?}"
+        );
+        if actions == ["execute-api:ManageConnections"] {
+            assert_eq!(
+                statement["Resource"],
+                format!("arn:aws:execute-api:{REGION}:123456789012:{api}/dev/*/@connections/*")
+            );
+        }
+    }
+
+    // Function: runtime, sizes, role, environment, code.
+    let function = lambda
+        .get_function()
+        .function_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap();
+    let configuration = function.configuration().unwrap();
+    assert_eq!(configuration.runtime().unwrap().as_str(), "provided.al2023");
+    assert_eq!(configuration.handler(), Some("bootstrap"));
+    assert_eq!(configuration.memory_size(), Some(256));
+    assert_eq!(configuration.timeout(), Some(12));
+    assert_eq!(configuration.role(), Some(role.arn()));
+    assert_eq!(configuration.code_sha256(), Some(first_sha.as_str()));
+    let env = configuration.environment().unwrap().variables().unwrap();
+    assert_eq!(env["CHAT_TABLE"], "chat-dev-connections");
+    assert_eq!(
+        env["CHAT_CALLBACK_URL"],
+        format!("https://{api}.execute-api.{REGION}.amazonaws.com/dev")
+    );
+
+    // Function URL, public, with both permissions; the stage points at it with the secret.
+    let url = lambda
+        .get_function_url_config()
+        .function_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(url.auth_type().as_str(), "NONE");
+    let permissions = lambda
+        .get_policy()
+        .function_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(
+        permissions.contains("lambda:InvokeFunctionUrl")
+            && permissions.contains("lambda:InvokeFunction\""),
+        "{permissions}"
+    );
+    let stage = v2
+        .get_stage()
+        .api_id(&api)
+        .stage_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let variables = stage.stage_variables().unwrap();
+    assert_eq!(
+        variables["backendUrl"],
+        url.function_url().trim_end_matches('/')
+    );
+    let secret = variables["backendSecret"].clone();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(env["CHAT_SECRET"], secret);
+    assert!(
+        !up.stdout.contains(&secret) && !up.stderr.contains(&secret),
+        "the secret leaked at -vv"
+    );
+
+    // Unchanged: no write at all, UpdateFunctionCode included.
+    emulator.clear_calls().await;
+    project.run(&["up"]).await.assert_code(0);
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+
+    // A handler change: exactly one code update and nothing else.
+    let mut changed = binary.clone();
+    changed.extend_from_slice(b"\0changed");
+    let second_sha = write_zip(&project, &changed);
+    emulator.clear_calls().await;
+    let update = project.run(&["up"]).await;
+    update.assert_code(0);
+    let writes: Vec<String> = emulator
+        .writes()
+        .await
+        .into_iter()
+        .filter(|w| !w.starts_with("logs:"))
+        .collect();
+    assert_eq!(writes, ["lambda:UpdateFunctionCode"], "{}", update.stderr);
+    let function = lambda
+        .get_function()
+        .function_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        function.configuration().unwrap().code_sha256(),
+        Some(second_sha.as_str())
+    );
+
+    // Rotation: function and stage get the same new secret, which is never printed.
+    let rotated = project.run(&["up", "--rotate-secret", "-vv"]).await;
+    rotated.assert_code(0);
+    let stage = v2
+        .get_stage()
+        .api_id(&api)
+        .stage_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let new_secret = stage.stage_variables().unwrap()["backendSecret"].clone();
+    assert_ne!(new_secret, secret);
+    let env = lambda
+        .get_function_configuration()
+        .function_name("chat-dev-backend")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        env.environment().unwrap().variables().unwrap()["CHAT_SECRET"],
+        new_secret
+    );
+    assert!(!rotated.stdout.contains(&new_secret) && !rotated.stderr.contains(&new_secret));
+
+    // Down: nothing of the stack is left.
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert!(
+        dynamodb
+            .describe_table()
+            .table_name("chat-dev-connections")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        lambda
+            .get_function()
+            .function_name("chat-dev-backend")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        iam.get_role()
+            .role_name("chat-dev-backend")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        iam.get_role()
+            .role_name("chat-dev-apigw-logs")
+            .send()
+            .await
+            .is_err()
+    );
+    let apis = v2.get_apis().send().await.unwrap();
+    assert!(apis.items().is_empty());
+    emulator.clear_calls().await;
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_function_waits_out_iam_propagation() {
+    let binary = handler_binary().await;
+    let emulator = Emulator::start().await;
+    emulator
+        .fault(serde_json::json!({"role_propagation_s": 2}))
+        .await;
+    let mut project = Project::new(&emulator, LAMBDA_TOML);
+    project.remove_env("CHATCTL_BACKEND_SECRET");
+    // Real propagation windows: the test needs the retries to outlast 2 s.
+    project.set_env("CHATCTL_RETRY_SCALE", "0.2");
+    write_zip(&project, &binary);
+    let up = project.run(&["up"]).await;
+    up.assert_code(0);
+    assert!(
+        up.stderr.contains("cannot be assumed by Lambda"),
+        "{}",
+        up.stderr
+    );
+    project.run(&["status"]).await.assert_code(0);
+}
