@@ -21,6 +21,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use tokio::process::{Child, Command};
 
+#[path = "../tests/common/http1.rs"]
+mod http1;
+
 const SECRET: &str = "bench-secret-not-a-real-one";
 
 struct Options {
@@ -101,30 +104,63 @@ async fn stop(mut child: Child) {
     child.wait().await.unwrap();
 }
 
-fn connect_request(
-    http: &reqwest::Client,
-    port: u16,
-    connection_id: &str,
-    name: &str,
-) -> reqwest::RequestBuilder {
-    http.post(format!("http://127.0.0.1:{port}/connect"))
-        .header("x-chat-secret", SECRET)
-        .header("x-connection-id", connection_id)
-        .header("x-chat-name", name)
+/// One request of the benchmark.
+struct Req {
+    path: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Req {
+    async fn send(&self, connection: &mut http1::Connection) -> std::io::Result<http1::Response> {
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        connection
+            .request("POST", self.path, &headers, &self.body)
+            .await
+    }
+}
+
+fn connect_request(connection_id: &str, name: &str) -> Req {
+    Req {
+        path: "/connect",
+        headers: vec![
+            ("x-chat-secret", SECRET.to_owned()),
+            ("x-connection-id", connection_id.to_owned()),
+            ("x-chat-name", name.to_owned()),
+        ],
+        body: Vec::new(),
+    }
+}
+
+fn send_request(i: usize, n: usize) -> Req {
+    let from = i % n;
+    let to = (i + 1) % n;
+    Req {
+        path: "/sendmessage",
+        headers: vec![
+            ("x-chat-secret", SECRET.to_owned()),
+            ("x-connection-id", format!("conn-{from:05}-AbCdEfGh=")),
+            ("x-request-id", format!("req-{i}")),
+        ],
+        body: format!(
+            r#"{{"action":"sendmessage","to":"user{to}","text":"hello from user{from}, message {i}"}}"#
+        )
+        .into_bytes(),
+    }
 }
 
 /// Process start → first request answered, polling every 0.2 ms with fresh connections.
 async fn cold_start(options: &Options, callback: &str) -> Duration {
     let port = free_port();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let request = connect_request("cold-1", "cold");
     let started = Instant::now();
     let child = spawn_bootstrap(options, callback, port);
     loop {
-        if let Ok(response) = connect_request(&http, port, "cold-1", "cold").send().await {
-            assert_eq!(response.status(), 204);
+        if let Ok(mut connection) = http1::Connection::open(&addr).await {
+            let response = request.send(&mut connection).await.unwrap();
+            assert_eq!(response.status, 204);
             let elapsed = started.elapsed();
             stop(child).await;
             return elapsed;
@@ -147,13 +183,9 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/PID/status")
 }
 
-async fn wait_ready(http: &reqwest::Client, port: u16) {
+async fn wait_ready(addr: &str) {
     let started = Instant::now();
-    while connect_request(http, port, "probe", "probe")
-        .send()
-        .await
-        .is_err()
-    {
+    while http1::Connection::open(addr).await.is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "bootstrap did not answer"
@@ -162,11 +194,13 @@ async fn wait_ready(http: &reqwest::Client, port: u16) {
     }
 }
 
-/// Runs `total` requests from `concurrency` workers; `make(i)` builds request `i`.
+/// Runs `total` requests from `concurrency` workers, each on its own keep-alive connection;
+/// `make(i)` builds request `i` (outside the timed part).
 async fn drive(
+    addr: &str,
     total: usize,
     concurrency: usize,
-    make: impl Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    make: impl Fn(usize) -> Req + Send + Sync + 'static,
 ) -> (Duration, Vec<Duration>) {
     let next = Arc::new(AtomicUsize::new(0));
     let make = Arc::new(make);
@@ -175,7 +209,9 @@ async fn drive(
         .map(|_| {
             let next = next.clone();
             let make = make.clone();
+            let addr = addr.to_owned();
             tokio::spawn(async move {
+                let mut connection = http1::Connection::open(&addr).await.unwrap();
                 let mut latencies = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -184,11 +220,14 @@ async fn drive(
                     }
                     let request = make(i);
                     let sent = Instant::now();
-                    let response = request.send().await.unwrap();
-                    let status = response.status();
-                    let body = response.bytes().await.unwrap();
+                    let response = request.send(&mut connection).await.unwrap();
                     latencies.push(sent.elapsed());
-                    assert!(status.is_success(), "{status} {body:?}");
+                    assert!(
+                        (200..300).contains(&response.status),
+                        "{} {:?}",
+                        response.status,
+                        String::from_utf8_lossy(&response.body)
+                    );
                 }
             })
         })
@@ -258,21 +297,12 @@ async fn main() {
     let port = free_port();
     let child = spawn_bootstrap(&options, &callback, port);
     let pid = child.id().unwrap();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap();
-    wait_ready(&http, port).await;
+    let addr = format!("127.0.0.1:{port}");
+    wait_ready(&addr).await;
     let idle_kib = vm_rss_kib(pid);
     let n = options.connections;
-    let registrar = http.clone();
-    let (took, _) = drive(n, 16, move |i| {
-        connect_request(
-            &registrar,
-            port,
-            &format!("conn-{i:05}-AbCdEfGh="),
-            &format!("user{i}"),
-        )
+    let (took, _) = drive(&addr, n, 16, move |i| {
+        connect_request(&format!("conn-{i:05}-AbCdEfGh="), &format!("user{i}"))
     })
     .await;
     let loaded_kib = vm_rss_kib(pid);
@@ -298,21 +328,9 @@ async fn main() {
     // sendmessage throughput and latency.
     let posts_before = posts.load(Ordering::Relaxed);
     for concurrency in [1, 16] {
-        let sender = http.clone();
-        let make = move |i: usize| {
-            let from = i % n;
-            let to = (i + 1) % n;
-            sender
-                .post(format!("http://127.0.0.1:{port}/sendmessage"))
-                .header("x-chat-secret", SECRET)
-                .header("x-connection-id", format!("conn-{from:05}-AbCdEfGh="))
-                .header("x-request-id", format!("req-{i}"))
-                .body(format!(
-                    r#"{{"action":"sendmessage","to":"user{to}","text":"hello from user{from}, message {i}"}}"#
-                ))
-        };
-        let _ = drive(options.requests / 10, concurrency, make.clone()).await; // warm-up
-        let (took, mut latencies) = drive(options.requests, concurrency, make).await;
+        let make = move |i: usize| send_request(i, n);
+        let _ = drive(&addr, options.requests / 10, concurrency, make).await; // warm-up
+        let (took, mut latencies) = drive(&addr, options.requests, concurrency, make).await;
         latencies.sort();
         let p50 = percentile(&latencies, 50.0);
         let p99 = percentile(&latencies, 99.0);

@@ -8,8 +8,9 @@ use aws_config::BehaviorVersion;
 use aws_sdk_apigatewaymanagement::config::Region;
 use subtle::ConstantTimeEq as _;
 
+use crate::aws::{https_client, timeouts};
 use crate::dynamo::DynamoRegistry;
-use crate::notifier::{CallbackUrl, ConnectionsApi, Notifier, timeouts};
+use crate::notifier::{CallbackUrl, ConnectionsApi, Notifier};
 use crate::registry::{MemoryRegistry, Registry};
 
 /// Environment variable holding the shared secret gateways send in `x-chat-secret`.
@@ -96,7 +97,9 @@ impl Deps {
             return Ok(Self::with_memory(secret, &callback));
         }
 
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
+            .timeout_config(timeouts());
         let region_configured = ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
             .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));

@@ -44,8 +44,13 @@ impl Route {
         }
     }
 
+    /// The route of a request path, by its last segment: a self-hosted backend behind a path
+    /// prefix (`backend.url = "https://example.com/chat"`) needs no rewriting proxy.
     pub fn from_path(path: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|route| route.path() == path)
+        let segment = path.rsplit('/').next()?;
+        Self::ALL
+            .into_iter()
+            .find(|route| route.path().strip_prefix('/') == Some(segment))
     }
 }
 

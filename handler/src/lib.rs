@@ -5,6 +5,7 @@
 //! tests call); [`router`] and [`serve`] put it behind HTTP, under `lambda_http` on Lambda or a
 //! plain server (`bootstrap --listen`, `chatctl dev`).
 
+pub mod aws;
 pub mod deps;
 pub mod dynamo;
 pub mod handle;
@@ -13,6 +14,7 @@ pub mod notifier;
 pub mod protocol;
 pub mod registry;
 
+pub use aws::https_client;
 pub use deps::{Deps, ENV_CALLBACK_URL, ENV_SECRET, ENV_TABLE};
 pub use dynamo::{DynamoRegistry, schema};
 pub use handle::{NOT_JOINED_MESSAGE, Reply, Request, Route, handle};

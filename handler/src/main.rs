@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chat_handler::{Deps, router, serve};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
@@ -101,15 +103,24 @@ async fn run() -> anyhow::Result<()> {
     serve(listener, deps, shutdown_signal()).await
 }
 
+/// The log filter from `RUST_LOG` (`info`, `chat_handler=debug,warn`, …; default `info`).
+/// `Targets` rather than `EnvFilter`: the same directives without per-span field matching,
+/// whose regex engine would add about a megabyte to the Lambda package.
+fn log_filter() -> Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(!on_lambda && std::io::stderr().is_terminal())
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .finish()
+        .with(log_filter())
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,

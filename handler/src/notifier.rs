@@ -1,16 +1,15 @@
 //! Reaching other connections: API Gateway's `@connections` management API.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, SdkError};
 use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_apigatewaymanagement::{Client, Config};
+
+use crate::aws::{https_client, timeouts};
 
 /// Why a post or delete did not reach its connection.
 #[derive(Debug, thiserror::Error)]
@@ -113,16 +112,6 @@ impl CallbackUrl {
     }
 }
 
-/// Timeouts for every AWS call the backend makes. The SDK sets none by default, and a request
-/// stuck behind a dead connection would otherwise hold the Lambda invocation until it times out.
-pub(crate) fn timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(8))
-        .build()
-}
-
 /// The real [`Notifier`]: `aws-sdk-apigatewaymanagement` pointed at the callback URL.
 #[derive(Debug, Clone)]
 pub struct ConnectionsApi {
@@ -155,6 +144,7 @@ impl ConnectionsApi {
                 "chatctl-dev-static",
             ))
             .timeout_config(timeouts())
+            .http_client(https_client())
             .endpoint_url(callback_url.as_str())
             .build();
         Self::from_client(Client::from_conf(config))

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{SECRET, function_url_event};
+use common::{SECRET, function_url_event, http1};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -92,47 +92,37 @@ async fn listen_mode_serves_the_contract() {
     .await
     .expect("bootstrap announces its address");
 
-    let http = reqwest::Client::new();
-    let post = |path: &str, id: &str| {
-        http.post(format!("http://{addr}{path}"))
-            .header("x-chat-secret", SECRET)
-            .header("x-connection-id", id)
-            .header("x-request-id", "req-1")
+    let mut connection = http1::Connection::open(&addr).await.unwrap();
+    let mut post = async |path: &str, id: &str, extra: Option<(&str, &str)>, body: &str| {
+        let mut headers = vec![
+            ("x-chat-secret", SECRET),
+            ("x-connection-id", id),
+            ("x-request-id", "req-1"),
+        ];
+        headers.extend(extra);
+        connection
+            .request("POST", path, &headers, body.as_bytes())
+            .await
+            .unwrap()
     };
     for (id, name) in [("a1", "alice"), ("b1", "bob")] {
-        let response = post("/connect", id)
-            .header("x-chat-name", name)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 204);
+        let response = post("/connect", id, Some(("x-chat-name", name)), "").await;
+        assert_eq!(response.status, 204);
     }
-    let reply: Value = post("/sendmessage", "a1")
-        .body(r#"{"action":"sendmessage","to":"bob","text":"over http"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = post(
+        "/sendmessage",
+        "a1",
+        None,
+        r#"{"action":"sendmessage","to":"bob","text":"over http"}"#,
+    )
+    .await
+    .json();
     assert_eq!(reply["type"], "sent");
-    let who: Value = post("/who", "b1")
-        .body(r#"{"action":"who"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let who = post("/who", "b1", None, r#"{"action":"who"}"#).await.json();
     assert_eq!(who, json!({"type": "who", "users": ["alice", "bob"]}));
-    let forbidden = http
-        .post(format!("http://{addr}/who"))
-        .header("x-chat-secret", "not-it")
-        .header("x-connection-id", "b1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forbidden.status(), 403);
+    let headers = [("x-chat-secret", "not-it"), ("x-connection-id", "b1")];
+    let forbidden = http1::post(&addr, "/who", &headers, b"{}").await.unwrap();
+    assert_eq!(forbidden.status, 403);
 
     let posts = sink.lock().unwrap().clone();
     assert_eq!(posts.len(), 1);

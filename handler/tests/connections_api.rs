@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure should abort the test
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_apigatewaymanagement::config::{BehaviorVersion, Credentials, Region};
@@ -12,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chat_handler::{CallbackUrl, ConnectionsApi, Deps, Notifier, NotifyError};
+use common::http1;
 
 #[derive(Debug, Clone)]
 struct Recorded {
@@ -127,6 +130,7 @@ async fn a_client_from_an_sdk_config_keeps_a_multi_segment_stage_path() {
         aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("eu-west-1"))
+            .http_client(chat_handler::https_client())
             .credentials_provider(
                 aws_sdk_apigatewaymanagement::config::SharedCredentialsProvider::new(
                     Credentials::new("AKIDTEST", "test-secret-key", None, None, "test"),
@@ -156,30 +160,22 @@ async fn deps_in_memory_posts_through_the_callback_url() {
     let addr = listener.local_addr().unwrap();
     let backend = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
-    let http = reqwest::Client::new();
+    let addr = addr.to_string();
     for (id, name) in [("a-1", "alice"), ("b-1", "bob")] {
-        let status = http
-            .post(format!("http://{addr}/connect"))
-            .header("x-chat-secret", "s")
-            .header("x-connection-id", id)
-            .header("x-chat-name", name)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status, 204);
+        let headers = [
+            ("x-chat-secret", "s"),
+            ("x-connection-id", id),
+            ("x-chat-name", name),
+        ];
+        let response = http1::post(&addr, "/connect", &headers, b"").await.unwrap();
+        assert_eq!(response.status, 204);
     }
-    let reply: serde_json::Value = http
-        .post(format!("http://{addr}/sendmessage"))
-        .header("x-chat-secret", "s")
-        .header("x-connection-id", "a-1")
-        .body(r#"{"action":"sendmessage","to":"bob","text":"hi"}"#)
-        .send()
+    let headers = [("x-chat-secret", "s"), ("x-connection-id", "a-1")];
+    let body = br#"{"action":"sendmessage","to":"bob","text":"hi"}"#;
+    let reply = http1::post(&addr, "/sendmessage", &headers, body)
         .await
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(reply["type"], "sent");
     let log = log.lock().unwrap().clone();
     assert_eq!(log.len(), 1);

@@ -244,3 +244,28 @@ async fn function_url_events_reach_the_same_routes() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(reply, br#"{"message":"Forbidden"}"#);
 }
+
+#[tokio::test]
+async fn a_backend_behind_a_path_prefix_routes_on_the_last_segment() {
+    let (app, _) = app();
+    let request = post("/chat/backend/connect", "p1")
+        .header("x-chat-name", "alice")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = call(&app, request).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, body) = call(
+        &app,
+        post("/chat/backend/who", "p1")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        json!({"type": "who", "users": ["alice"]})
+    );
+    let (status, _, _) = call(&app, post("/who/", "p1").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use chat_handler::{DynamoRegistry, MemoryRegistry, Registry, Reply, Route, schema};
-use common::Chat;
+use common::{Chat, http1};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -210,6 +210,7 @@ fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("eu-west-1"))
+        .http_client(chat_handler::https_client())
         .credentials_provider(Credentials::new(
             "AKIDEMULATOR",
             "emulator-secret",
@@ -266,13 +267,11 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
 async fn dynamo_registry_follows_the_contract_against_the_emulator() {
     let emulator = start_emulator().await;
     let client = dynamodb_client(&emulator.url);
-    let http = reqwest::Client::new();
-    let reset = http
-        .post(format!("{}/_emulator/reset", emulator.url))
-        .send()
+    let host = emulator.url.trim_start_matches("http://");
+    let reset = http1::post(host, "/_emulator/reset", &[], b"")
         .await
         .unwrap();
-    assert!(reset.status().is_success());
+    assert_eq!(reset.status, 200);
     create_table(&client, "chat-test-connections").await;
     let registry = DynamoRegistry::new(client.clone(), "chat-test-connections");
 
@@ -339,4 +338,115 @@ async fn dynamo_registry_follows_the_contract_against_the_emulator() {
         Reply::Internal
     );
     drop(emulator);
+}
+
+/// A local @connections endpoint that accepts every post and records the paths.
+async fn connections_sink() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = log.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let recorder = recorder.clone();
+        async move {
+            recorder.lock().unwrap().push(uri.path().to_owned());
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/dev"), log)
+}
+
+#[tokio::test]
+async fn bootstrap_uses_the_table_named_by_chat_table() {
+    let emulator = start_emulator().await;
+    let client = dynamodb_client(&emulator.url);
+    create_table(&client, "chat-e2e-connections").await;
+    let (callback, posts) = connections_sink().await;
+
+    // The environment a deployed function has, pointed at the emulator: credentials and region
+    // from the standard variables, no config files, no instance metadata.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("CHAT_SECRET", common::SECRET)
+        .env("CHAT_CALLBACK_URL", &callback)
+        .env("CHAT_TABLE", "chat-e2e-connections")
+        .env("AWS_ENDPOINT_URL", &emulator.url)
+        .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stderr_line(&mut stderr).await {
+            if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+                return addr.to_owned();
+            }
+        }
+        panic!("bootstrap exited before listening");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while stderr_line(&mut stderr).await.is_some() {} });
+
+    let post = async |path: &str, id: &str, name: Option<&str>, body: &str| {
+        let mut headers = vec![("x-chat-secret", common::SECRET), ("x-connection-id", id)];
+        headers.extend(name.map(|name| ("x-chat-name", name)));
+        http1::post(&addr, path, &headers, body.as_bytes())
+            .await
+            .unwrap()
+    };
+    assert_eq!(post("/connect", "A1=", Some("alice"), "").await.status, 204);
+    assert_eq!(post("/connect", "B1=", Some("bob"), "").await.status, 204);
+    let item = client
+        .get_item()
+        .table_name("chat-e2e-connections")
+        .key(schema::CONNECTION_ID, AttributeValue::S("B1=".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("bootstrap wrote the connection to the table");
+    assert_eq!(item[schema::NAME].as_s().unwrap(), "bob");
+
+    let reply = post(
+        "/sendmessage",
+        "A1=",
+        None,
+        r#"{"action":"sendmessage","to":"bob","text":"via DynamoDB"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["type"], "sent");
+    assert_eq!(*posts.lock().unwrap(), ["/dev/@connections/B1%3D"]);
+    assert_eq!(
+        post("/who", "B1=", None, "{}").await.json(),
+        json!({"type": "who", "users": ["alice", "bob"]})
+    );
+    assert_eq!(post("/disconnect", "B1=", None, "").await.status, 204);
+    let gone = client
+        .get_item()
+        .table_name("chat-e2e-connections")
+        .key(schema::CONNECTION_ID, AttributeValue::S("B1=".into()))
+        .send()
+        .await
+        .unwrap();
+    assert!(gone.item.is_none());
+    drop(child);
+    drop(emulator);
+}
+
+async fn stderr_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+) -> Option<String> {
+    lines.next_line().await.ok().flatten()
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod http1;
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
