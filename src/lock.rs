@@ -5,6 +5,8 @@
 //! process is gone.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
@@ -15,16 +17,21 @@ use crate::retry::scaled;
 
 const OWNER_TAG: &str = "chatctl:lock-owner";
 const EXPIRES_TAG: &str = "chatctl:lock-expires";
-const LEASE: Duration = Duration::from_secs(600);
-const RENEW_EVERY: Duration = Duration::from_secs(120);
-const WAIT_LIMIT: Duration = Duration::from_secs(900);
+const LEASE: Duration = Duration::from_mins(10);
+const RENEW_EVERY: Duration = Duration::from_mins(2);
+const WAIT_LIMIT: Duration = Duration::from_mins(15);
 const POLL: Duration = Duration::from_millis(500);
 
 pub struct StackLock {
     ctx: Ctx,
     owner: String,
+    /// Our lease's expiry (epoch seconds), advanced by the renewer.
+    expires: Arc<AtomicU64>,
     renewer: JoinHandle<()>,
 }
+
+/// Releasing within this margin of the lease's end re-checks ownership first.
+const RELEASE_MARGIN_SECS: u64 = 60;
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -72,12 +79,10 @@ impl StackLock {
         let started = std::time::Instant::now();
         let mut told = false;
         loop {
+            let expires = now_secs() + LEASE.as_secs();
             let tags = HashMap::from([
                 (OWNER_TAG.to_owned(), owner.clone()),
-                (
-                    EXPIRES_TAG.to_owned(),
-                    (now_secs() + LEASE.as_secs()).to_string(),
-                ),
+                (EXPIRES_TAG.to_owned(), expires.to_string()),
                 (crate::config::STACK_TAG.to_owned(), ctx.names.stack.clone()),
             ]);
             let created = ctx
@@ -91,10 +96,12 @@ impl StackLock {
             match created {
                 Ok(_) => {
                     tracing::debug!(%owner, "stack lock taken");
-                    let renewer = tokio::spawn(renew(ctx.clone(), name.clone()));
+                    let expires = Arc::new(AtomicU64::new(expires));
+                    let renewer = tokio::spawn(renew(ctx.clone(), name.clone(), expires.clone()));
                     return Ok(Self {
                         ctx: ctx.clone(),
                         owner,
+                        expires,
                         renewer,
                     });
                 }
@@ -132,10 +139,14 @@ impl StackLock {
         }
     }
 
-    /// Releases the lock if this run still owns it.
+    /// Releases the lock if this run still owns it. While our lease runs nobody can have
+    /// taken the lock over, so only a release near the lease's end reads the owner first.
     pub async fn release(self) -> Result<()> {
         self.renewer.abort();
         let name = &self.ctx.names.lock_log_group;
+        if now_secs() + RELEASE_MARGIN_SECS < self.expires.load(Ordering::SeqCst) {
+            return access_log_group::delete(&self.ctx, name).await;
+        }
         match read_holder(&self.ctx, name).await? {
             Some((owner, _)) if owner == self.owner => {
                 access_log_group::delete(&self.ctx, name).await
@@ -168,23 +179,24 @@ async fn read_holder(ctx: &Ctx, name: &str) -> Result<Option<(String, u64)>> {
     Ok(Some((owner, expires)))
 }
 
-async fn renew(ctx: Ctx, name: String) {
+async fn renew(ctx: Ctx, name: String, lease: Arc<AtomicU64>) {
     loop {
         tokio::time::sleep(RENEW_EVERY).await;
         let Ok(Some(group)) = access_log_group::find(&ctx, &name).await else {
             continue;
         };
-        let expires = (now_secs() + LEASE.as_secs()).to_string();
-        if let Err(err) = ctx
+        let expires = now_secs() + LEASE.as_secs();
+        match ctx
             .aws
             .logs
             .tag_resource()
             .resource_arn(&group.arn)
-            .tags(EXPIRES_TAG, expires)
+            .tags(EXPIRES_TAG, expires.to_string())
             .send()
             .await
         {
-            tracing::warn!(error = %err, "could not renew the stack lock lease");
+            Ok(_) => lease.store(expires, Ordering::SeqCst),
+            Err(err) => tracing::warn!(error = %err, "could not renew the stack lock lease"),
         }
     }
 }

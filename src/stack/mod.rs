@@ -437,32 +437,38 @@ pub async fn apply(
         }
     };
 
-    let ((), api, log_arn, function_url) =
-        tokio::try_join!(role_chain, api_chain, log_chain, backend_chain)?;
-    let mut stage_desired = stage::Desired {
-        access_log_arn: Some(log_arn.clone()),
-        ..desired.stage.clone()
-    };
-    if let Some(url) = function_url {
-        stage_desired
-            .variables
-            .insert(chat_api::BACKEND_URL_VARIABLE.to_owned(), url);
-    }
-    let stage_step = stage::plan(observed.stage.as_ref(), &stage_desired);
-    if stage_step.is_change() {
-        step(
-            ctx,
-            stage_step.label(),
-            stage::apply(
+    // The stage needs the API, the account setting (logging), the log group and the backend
+    // URL — but not the routes: with auto-deploy, routes created after it still go live.
+    let mut api_for_stage = api_ready.subscribe();
+    let stage_chain = async {
+        let ((), log_arn, function_url) = tokio::try_join!(role_chain, log_chain, backend_chain)?;
+        let api = api_for_stage
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
+            .clone()
+            .context("the WebSocket API was not created")?;
+        let mut stage_desired = stage::Desired {
+            access_log_arn: Some(log_arn.clone()),
+            ..desired.stage.clone()
+        };
+        if let Some(url) = function_url {
+            stage_desired
+                .variables
+                .insert(chat_api::BACKEND_URL_VARIABLE.to_owned(), url);
+        }
+        let stage_step = stage::plan(observed.stage.as_ref(), &stage_desired);
+        if stage_step.is_change() {
+            step(
                 ctx,
-                &api.id,
-                observed.stage.as_ref(),
-                &stage_desired,
-                &log_arn,
-            ),
-        )
-        .await?;
-    }
+                stage_step.label(),
+                stage::apply(ctx, &api.id, observed.stage.as_ref(), &stage_desired, &log_arn),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let (api, ()) = tokio::try_join!(api_chain, stage_chain)?;
     // A backend of another kind left from an earlier configuration goes once the stage no
     // longer points at it.
     if desired.backend.is_none() && !observed.backend.is_empty() {
