@@ -41,8 +41,9 @@ pub const MAX_ZIP_BYTES: u64 = 50 * 1024 * 1024;
 /// Lambda's limit for the unzipped deployment package.
 pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 
-/// Deflate level of the zip. Fixed, because the level is part of what makes the bytes stable.
-const DEFLATE_LEVEL: i64 = 9;
+/// Deflate level of the zip. Fixed, because the level is part of what makes the bytes stable;
+/// 6 because 9 makes the release handler's zip only 0.5 % smaller for three times the work.
+const DEFLATE_LEVEL: i64 = 6;
 
 /// The zip entry's permissions: Lambda runs `bootstrap` as a user that doesn't own the file, so
 /// it must be readable and executable by everyone.
@@ -957,6 +958,7 @@ mod tests {
     /// A minimal ELF64 executable image: header, program headers (one PT_LOAD over the whole
     /// file, an optional PT_INTERP and PT_DYNAMIC), a string table, a version-needs table for
     /// libc.so.6 and a dynamic section. Enough for the loader-facing parts `check_binary` reads.
+    #[allow(clippy::cast_possible_truncation)] // a few hundred bytes
     pub(crate) fn craft_elf(
         machine: u16,
         interpreter: Option<&str>,
