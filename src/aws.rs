@@ -78,7 +78,7 @@ async fn load_config(region: &str) -> SdkConfig {
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(3100))
                 .operation_attempt_timeout(Duration::from_secs(30))
-                .operation_timeout(Duration::from_secs(120))
+                .operation_timeout(Duration::from_mins(2))
                 .build(),
         )
         .load()

@@ -448,8 +448,10 @@ impl Document<'_> {
         let hint = choices
             .iter()
             .find(|c| c.eq_ignore_ascii_case(&value))
-            .map(|c| format!(" (did you mean \"{c}\"?)"))
-            .unwrap_or_else(|| did_you_mean(&value, choices));
+            .map_or_else(
+                || did_you_mean(&value, choices),
+                |c| format!(" (did you mean \"{c}\"?)"),
+            );
         bail!(
             "{section}.{key} = \"{value}\" is not valid{hint}; use one of: {}",
             choices.join(", ")

@@ -97,6 +97,7 @@ impl Step {
         }
     }
 
+    #[must_use]
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self

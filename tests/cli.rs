@@ -13,15 +13,28 @@ async fn rejected(emulator: &Emulator, config: &str, expected: &str) {
     for command in [&["up"][..], &["plan"], &["status"], &["down", "--yes"]] {
         let run = project.run(command).await;
         run.assert_code(1);
-        assert!(run.stderr.contains(expected), "{command:?}: expected `{expected}` in:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(expected),
+            "{command:?}: expected `{expected}` in:\n{}",
+            run.stderr
+        );
     }
-    assert_eq!(emulator.calls().await.len(), 0, "no AWS call for a bad configuration");
+    assert_eq!(
+        emulator.calls().await.len(),
+        0,
+        "no AWS call for a bad configuration"
+    );
 }
 
 #[tokio::test]
 async fn bad_configurations_are_refused_before_any_aws_call() {
     let emulator = Emulator::start().await;
-    rejected(&emulator, "[app\nname = \"chat\"", "chatctl.toml is not valid TOML").await;
+    rejected(
+        &emulator,
+        "[app\nname = \"chat\"",
+        "chatctl.toml is not valid TOML",
+    )
+    .await;
     rejected(
         &emulator,
         &HTTP_BACKEND_TOML.replace("throttling_burst_limit", "throttling_burst"),
@@ -54,7 +67,12 @@ async fn a_missing_config_file_points_at_init() {
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     let run = project.run(&["plan", "--config", "nope.toml"]).await;
     run.assert_code(1);
-    assert!(run.stderr.contains("no configuration file at nope.toml: run `chatctl init`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no configuration file at nope.toml: run `chatctl init`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
@@ -65,7 +83,11 @@ async fn an_http_backend_without_a_secret_is_refused_by_up() {
     emulator.clear_calls().await;
     let run = project.run(&["up"]).await;
     run.assert_code(1);
-    assert!(run.stderr.contains("set CHATCTL_BACKEND_SECRET"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("set CHATCTL_BACKEND_SECRET"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(emulator.writes().await, Vec::<String>::new());
 }
 
@@ -92,11 +114,18 @@ async fn no_credentials_fail_in_under_two_seconds_with_a_clear_message() {
     project.remove_env("AWS_EC2_METADATA_DISABLED");
     // The metadata service is reachable but never answers (kept on loopback).
     let (imds, _task) = black_hole().await;
-    project.set_env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &format!("http://{imds}"));
+    project.set_env(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        &format!("http://{imds}"),
+    );
     emulator.clear_calls().await;
     let run = project.run(&["plan"]).await;
     run.assert_code(1);
-    assert!(run.elapsed < Duration::from_secs(2), "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(2),
+        "took {:?}",
+        run.elapsed
+    );
     assert!(run.stderr.contains("AWS credentials"), "{}", run.stderr);
     assert!(run.stderr.contains("AWS_PROFILE"), "{}", run.stderr);
     assert_eq!(emulator.calls().await.len(), 0);
@@ -112,7 +141,10 @@ async fn help_and_version_work_without_configuration() {
     let help = project.run(&["--help"]).await;
     help.assert_code(0);
     for command in ["up", "down", "status", "plan", "dev"] {
-        assert!(help.stdout.contains(command), "{command} missing from --help");
+        assert!(
+            help.stdout.contains(command),
+            "{command} missing from --help"
+        );
     }
     let down_help = project.run(&["down", "--help"]).await;
     assert!(down_help.stdout.contains("--yes"), "{}", down_help.stdout);
