@@ -103,6 +103,14 @@ pub enum Command {
     /// the same binary always gives the same bytes and the same hash, which is the CodeSha256
     /// that `up` compares with the deployed function. No AWS access.
     Package(PackageArgs),
+    /// Write a commented chatctl.toml and a copy of the reference web app, ready to push to GitHub.
+    ///
+    /// Writes chatctl.toml (every setting with its default; [frontend] and [github] commented
+    /// out), the web app (index.html, app.js, …) and amplify.yml, the Amplify build that writes
+    /// config.js from the deployed stage's URL. --region and --stage are written into the file
+    /// when given. When any of these files exists it writes nothing at all, unless --force
+    /// replaces them. No AWS access.
+    Init(InitArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -112,6 +120,16 @@ pub struct PackageArgs {
     /// is only checked.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct InitArgs {
+    /// Directory to write into (created if missing).
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]

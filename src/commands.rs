@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::aws::Clients;
-use crate::cli::{Cli, Command, DevArgs, GlobalArgs, StatusArgs, UpArgs};
+use crate::cli::{Cli, Command, DevArgs, GlobalArgs, InitArgs, StatusArgs, UpArgs};
 use crate::config::{Config, Overrides};
 use crate::lock::StackLock;
 use crate::plan::Plan;
@@ -41,6 +41,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
         Command::Plan => plan(&cli.global, ui).await,
         Command::Dev(args) => dev(&cli.global, &args, ui).await,
         Command::Package(args) => package(&cli.global, &args, ui).await,
+        Command::Init(args) => init(&cli.global, &args, ui),
     }
 }
 
@@ -513,4 +514,18 @@ fn confirm_down(global: &GlobalArgs, ui: &Ui, preview: &Plan) -> Result<()> {
     } else {
         bail!("cancelled: nothing was deleted")
     }
+}
+
+/// `chatctl init`: a commented configuration and the reference web app; no AWS access.
+fn init(global: &GlobalArgs, args: &InitArgs, ui: &Ui) -> Result<Outcome> {
+    crate::init::run(
+        &crate::init::Options {
+            dir: args.dir.clone(),
+            force: args.force,
+            region: global.region.clone(),
+            stage: global.stage.clone(),
+        },
+        ui,
+    )?;
+    Ok(Outcome::Success)
 }

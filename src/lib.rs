@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod dev;
 pub mod github;
+pub mod init;
 pub mod lock;
 pub mod logging;
 pub mod package;
