@@ -35,7 +35,7 @@ impl Policy {
     /// IAM → API Gateway / Lambda propagation: Terraform allows 2 minutes.
     pub fn propagation() -> Self {
         Self {
-            deadline: scaled(Duration::from_secs(120)),
+            deadline: scaled(Duration::from_mins(2)),
             initial: scaled(Duration::from_secs(2)),
             max: scaled(Duration::from_secs(15)),
         }
@@ -44,7 +44,7 @@ impl Policy {
     /// Lambda create/update conflicts and readiness: Terraform allows 5 minutes.
     pub fn lambda() -> Self {
         Self {
-            deadline: scaled(Duration::from_secs(300)),
+            deadline: scaled(Duration::from_mins(5)),
             initial: scaled(Duration::from_secs(1)),
             max: scaled(Duration::from_secs(5)),
         }
@@ -53,7 +53,7 @@ impl Policy {
     /// apigatewayv2 "try again later" conflicts clear within seconds.
     pub fn conflict() -> Self {
         Self {
-            deadline: scaled(Duration::from_secs(60)),
+            deadline: scaled(Duration::from_mins(1)),
             initial: scaled(Duration::from_millis(500)),
             max: scaled(Duration::from_secs(5)),
         }

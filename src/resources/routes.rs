@@ -365,7 +365,7 @@ mod tests {
             uri: uri.into(),
             passthrough: "WHEN_NO_MATCH".into(),
             timeout_ms: 29_000,
-            request_parameters: Default::default(),
+            request_parameters: std::collections::BTreeMap::default(),
             responses: vec![],
         }
     }
