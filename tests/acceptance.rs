@@ -48,11 +48,17 @@ fn up_probe_down_leaves_nothing() {
     .unwrap();
 
     let up = chatctl(dir.path(), &["up"]);
-    let probe = up.status.success().then(|| chatctl(dir.path(), &["status", "--probe", "--probe-timeout", "60"]));
+    let probe = up
+        .status
+        .success()
+        .then(|| chatctl(dir.path(), &["status", "--probe", "--probe-timeout", "60"]));
     // Always tear down, whatever happened above.
     let down = chatctl(dir.path(), &["down", "--yes"]);
     assert!(up.status.success(), "up failed");
-    assert!(probe.is_some_and(|p| p.status.success()), "status --probe failed");
+    assert!(
+        probe.is_some_and(|p| p.status.success()),
+        "status --probe failed"
+    );
     assert!(down.status.success(), "down failed");
 
     let left = chatctl(dir.path(), &["status", "--output", "json"]);

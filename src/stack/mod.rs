@@ -462,7 +462,13 @@ pub async fn apply(
             step(
                 ctx,
                 stage_step.label(),
-                stage::apply(ctx, &api.id, observed.stage.as_ref(), &stage_desired, &log_arn),
+                stage::apply(
+                    ctx,
+                    &api.id,
+                    observed.stage.as_ref(),
+                    &stage_desired,
+                    &log_arn,
+                ),
             )
             .await?;
         }
