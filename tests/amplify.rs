@@ -229,7 +229,8 @@ async fn up_creates_the_app_branch_and_build_and_a_second_up_writes_nothing() {
             (amplify::JOB_KIND, Action::Create),
         ]
     );
-    let rendered: String = steps.iter().map(|s| format!("{s}\n")).collect();
+    let rendered: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    let rendered = rendered.join("\n");
     assert!(!rendered.contains(TOKEN));
 
     let applied = up(&ctx, &access, &site, WSS).await;
