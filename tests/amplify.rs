@@ -882,3 +882,32 @@ async fn nextjs_gets_its_framework_and_rewrites_and_a_failed_build_is_reported()
     let warnings = amplify::warnings(&observed);
     assert!(warnings[0].contains("failed"), "{warnings:?}");
 }
+
+#[tokio::test]
+async fn a_bad_token_on_down_never_advises_deleting_a_shared_hook() {
+    let emulator = Emulator::start().await;
+    let gh = Fixtures::standard(&emulator).await;
+    let access = gh.access(Some(TOKEN));
+    let site = frontend(Framework::Static);
+    let dev = ctx(&emulator, "chat-dev");
+    let prod = ctx(&emulator, "chat-prod");
+    let dev_records = up(&dev, &access, &site, WSS).await.recorded.unwrap();
+    up(&prod, &access, &site, WSS).await;
+    let bad = gh.access(Some("ghp_expiredToken000000000000000000"));
+    let teardown = amplify::destroy(&dev, &bad, &observe(&dev).await)
+        .await
+        .unwrap();
+    let remaining = teardown.remaining();
+    // Only this app's key is left to delete by hand; the hook serves chat-prod.
+    assert_eq!(remaining.len(), 1, "{teardown}");
+    assert_eq!(remaining[0].kind, "deploy key");
+    assert_eq!(remaining[0].id, Some(dev_records.keys[0]));
+    assert!(
+        remaining[0].reason.contains("401"),
+        "{}",
+        remaining[0].reason
+    );
+    assert!(!remaining[0].reason.contains("ghp_expired"));
+    assert_eq!(teardown.apps[0].kept_hooks[0].id, dev_records.hooks[0]);
+    assert!(observe(&dev).await.is_empty());
+}

@@ -871,41 +871,65 @@ pub async fn apply(
         None => None,
     };
     let token = access.token.as_ref();
+    let app_name = desired.name.clone();
     let app = match &primary {
-        None => create_app(ctx, desired, &websocket_url, token).await?,
+        None => {
+            let label = Step::new(APP_KIND, app_name, Action::Create).label();
+            step(ctx, label, create_app(ctx, desired, &websocket_url, token)).await?
+        }
         Some(app) => {
             if app_changes(app, desired).is_empty() {
                 app.clone()
             } else {
-                update_app(ctx, app, desired, &websocket_url).await?
+                let label = Step::new(APP_KIND, app_name, Action::Update).label();
+                step(ctx, label, update_app(ctx, app, desired, &websocket_url)).await?
             }
         }
     };
+    let branch_name = format!("{}:{}", desired.name, desired.branch);
     let created_branch = match &branch {
         Some(existing) => {
             if !branch_changes(existing, desired).is_empty() {
-                update_branch(ctx, &app.id, desired).await?;
+                let label = Step::new(BRANCH_KIND, branch_name.clone(), Action::Update).label();
+                step(ctx, label, update_branch(ctx, &app.id, desired)).await?;
             }
             false
         }
         None => {
-            if primary.is_some() {
-                // AWS does not store the token, and connecting a branch is when Amplify
-                // installs its webhook and key: hand it the current token first.
-                refresh_token(ctx, &app.id, token).await?;
-            }
-            create_branch(ctx, &app.id, desired).await?;
+            let label = Step::new(BRANCH_KIND, branch_name.clone(), Action::Create).label();
+            step(ctx, label, async {
+                if primary.is_some() {
+                    // AWS does not store the token, and connecting a branch is when Amplify
+                    // installs its webhook and key: hand it the current token first.
+                    refresh_token(ctx, &app.id, token).await?;
+                }
+                create_branch(ctx, &app.id, desired).await
+            })
+            .await?;
             true
         }
     };
     if created_branch && let (Some(client), Some(before)) = (&github, &before) {
-        let after = snapshot(client, &desired.owner, &desired.repo).await?;
-        let recorded = record_additions(ctx, &app, before, &after).await?;
+        let label = format!(
+            "  record  github webhook and deploy key ids of {}/{} on {APP_KIND} {}",
+            desired.owner, desired.repo, desired.name
+        );
+        let recorded = step(ctx, label, async {
+            let after = snapshot(client, &desired.owner, &desired.repo).await?;
+            record_additions(ctx, &app, before, &after).await
+        })
+        .await?;
         applied.recorded = Some(recorded);
     }
-    for stray in &observed.stray_branches {
-        if primary.as_ref().is_some_and(|p| p.id == app.id) {
-            delete_branch(ctx, &app.id, &stray.name).await?;
+    if primary.as_ref().is_some_and(|p| p.id == app.id) {
+        for stray in &observed.stray_branches {
+            let label = Step::new(
+                BRANCH_KIND,
+                format!("{}:{}", desired.name, stray.name),
+                Action::Delete,
+            )
+            .label();
+            step(ctx, label, delete_branch(ctx, &app.id, &stray.name)).await?;
         }
     }
     let reason = if created_branch {
@@ -913,12 +937,35 @@ pub async fn apply(
     } else {
         build_reason(observed, desired)
     };
-    if reason.is_some() {
-        applied.job = Some(start_job(ctx, &app.id, &desired.branch).await?);
+    if let Some(reason) = reason {
+        let label = format!(
+            "{}  (RELEASE: {reason})",
+            Step::new(JOB_KIND, branch_name, Action::Create).label()
+        );
+        applied.job = Some(step(ctx, label, start_job(ctx, &app.id, &desired.branch)).await?);
     }
     applied.site_url = Some(site_url(&app, &desired.branch));
     applied.app_id = Some(app.id);
     Ok(applied)
+}
+
+/// Runs one resource operation as a progress line.
+async fn step<T>(
+    ctx: &Ctx,
+    label: String,
+    future: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let task = ctx.ui.task(label);
+    match future.await {
+        Ok(value) => {
+            task.done();
+            Ok(value)
+        }
+        Err(err) => {
+            task.failed(&format!("{err:#}"));
+            Err(err)
+        }
+    }
 }
 
 async fn create_app(
@@ -1628,7 +1675,7 @@ async fn destroy_app(
     };
     let task = ctx
         .ui
-        .task(format!("- delete   {APP_KIND} {}", app_label(app)));
+        .task(Step::new(APP_KIND, app_label(app), Action::Delete).label());
     match delete_app(ctx, app).await {
         Ok(()) => task.done(),
         Err(err) => {
@@ -1638,18 +1685,16 @@ async fn destroy_app(
     }
     let snapshot = match listing {
         Some(Ok(snapshot)) => snapshot,
-        Some(Err(err)) => {
-            let reason = format!("{err:#}");
-            report.remaining = unverified(app, &manual, &reason);
-            return Ok(report);
-        }
-        None => {
-            let reason = format!(
-                "{} is not set, so chatctl could not delete it",
-                github::TOKEN_ENV
-            );
+        unlooked => {
+            let reason = match unlooked {
+                Some(Err(err)) => format!("{err:#}"),
+                _ => format!(
+                    "{} is not set, so chatctl could not delete it",
+                    github::TOKEN_ENV
+                ),
+            };
             let mut remaining = unverified(app, &manual, &reason);
-            // Without a token the hook can still be kept for other apps.
+            // Even unseen, a webhook another Amplify app uses is not to be deleted by hand.
             if remaining.iter().any(|r| r.kind == "webhook") {
                 let users = repository_users(ctx, &app.repository, exclude).await?;
                 if let Some(user) = users.apps.first() {
@@ -1728,26 +1773,54 @@ async fn destroy_app(
             }
         }
     }
+    let repository = manual.repository();
     for hook in hooks {
+        let task = ctx.ui.task(format!(
+            "- delete  github webhook {} of {repository} ({})",
+            hook.id,
+            github::display_url(hook.url())
+        ));
         match client.delete_hook(&owner, &repo, hook.id).await {
-            Ok(Deletion::Deleted) => report.deleted_hooks.push(hook.id),
-            Ok(Deletion::AlreadyGone) => report.already_gone.push(hook.id),
-            Err(err) => report.remaining.push(manual.hook(
-                Some(hook.id),
-                github::display_url(hook.url()),
-                format!("{err:#}"),
-            )),
+            Ok(Deletion::Deleted) => {
+                task.done();
+                report.deleted_hooks.push(hook.id);
+            }
+            Ok(Deletion::AlreadyGone) => {
+                task.done();
+                report.already_gone.push(hook.id);
+            }
+            Err(err) => {
+                task.failed(&err.to_string());
+                report.remaining.push(manual.hook(
+                    Some(hook.id),
+                    github::display_url(hook.url()),
+                    err.to_string(),
+                ));
+            }
         }
     }
     for key in &found.keys {
+        let task = ctx.ui.task(format!(
+            "- delete  github deploy key {} of {repository} (\"{}\")",
+            key.id, key.title
+        ));
         match client.delete_deploy_key(&owner, &repo, key.id).await {
-            Ok(Deletion::Deleted) => report.deleted_keys.push(key.id),
-            Ok(Deletion::AlreadyGone) => report.already_gone.push(key.id),
-            Err(err) => report.remaining.push(manual.key(
-                Some(key.id),
-                format!("\"{}\"", key.title),
-                format!("{err:#}"),
-            )),
+            Ok(Deletion::Deleted) => {
+                task.done();
+                report.deleted_keys.push(key.id);
+            }
+            Ok(Deletion::AlreadyGone) => {
+                task.done();
+                report.already_gone.push(key.id);
+            }
+            Err(err) => {
+                task.failed(&err.to_string());
+                report.remaining.push(manual.key(
+                    Some(key.id),
+                    format!("\"{}\"", key.title),
+                    err.to_string(),
+                ));
+            }
         }
     }
     Ok(report)
@@ -1890,7 +1963,7 @@ pub async fn wait_for_job(
 ) -> Result<JobReport> {
     let started = Instant::now();
     let task = ctx.ui.task(format!(
-        "  wait     {JOB_KIND} {} of {}/{}",
+        "  wait    {JOB_KIND} {} of {}/{}",
         job.job_id, job.app_id, job.branch
     ));
     let mut last_status = String::new();
