@@ -55,6 +55,14 @@ pub const SPA_REWRITE_SOURCE: &str =
     "</^[^.]+$|\\.(?!(css|gif|ico|jpg|js|png|txt|svg|woff|woff2|ttf|map|json|webp)$)([^.]+$)/>";
 /// Wait between GetJob calls while following a build.
 pub const JOB_POLL: Duration = Duration::from_secs(5);
+/// How long `up --wait` follows a build before giving up (Amplify's own build timeout
+/// defaults to 30 minutes).
+pub const JOB_TIMEOUT: Duration = Duration::from_mins(30);
+
+/// [`JOB_POLL`] scaled by `CHATCTL_RETRY_SCALE`, so end-to-end tests follow builds quickly.
+pub fn job_poll() -> Duration {
+    crate::retry::scaled(JOB_POLL)
+}
 
 /// Amplify apps list at most 50 per page.
 const LIST_PAGE: i32 = 50;
