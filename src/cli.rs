@@ -161,6 +161,10 @@ pub struct UpArgs {
     /// Generate a new backend secret and deploy it to the function and the stage together.
     #[arg(long)]
     pub rotate_secret: bool,
+    /// With [frontend]: follow the Amplify build this run started to its end and report it
+    /// (exit 1 if it fails).
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -13,6 +13,7 @@ use crate::config::{Config, Overrides};
 use crate::lock::StackLock;
 use crate::plan::Plan;
 use crate::resources::Ctx;
+use crate::resources::amplify;
 use crate::stack::{self, Desired, Observed, Outputs};
 use crate::ui::Ui;
 
@@ -73,7 +74,7 @@ async fn observe_and_plan(
     config: &Config,
     options: &stack::Options,
 ) -> Result<(Observed, Desired, Plan)> {
-    let observed = stack::observe(ctx, is_lambda(config)).await?;
+    let observed = stack::observe(ctx, config).await?;
     let desired = stack::desired(config, &observed, options)?;
     let plan = stack::plan(ctx, config, &observed, &desired)?;
     Ok((observed, desired, plan))
@@ -85,10 +86,6 @@ async fn read_only_options(global: &GlobalArgs, config: &Config) -> Result<stack
         code: handler_code(config, global.handler_zip.as_deref()).await?,
         ..stack::Options::default()
     })
-}
-
-fn is_lambda(config: &Config) -> bool {
-    matches!(config.backend, crate::config::Backend::Lambda(_))
 }
 
 /// The handler package (for the Lambda backend): built, or the prebuilt zip.
@@ -124,6 +121,8 @@ struct UpResult<'a> {
     changed: bool,
     plan: &'a Plan,
     outputs: Option<&'a Outputs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build: Option<&'a amplify::JobReport>,
 }
 
 async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
@@ -134,40 +133,76 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         require_secret: true,
         code: handler_code(&config, global.handler_zip.as_deref()).await?,
     };
-    let (observed, _, first_plan) = observe_and_plan(&ctx, &config, &options).await?;
+    let (observed, desired, first_plan) = observe_and_plan(&ctx, &config, &options).await?;
     if !first_plan.has_changes() {
         // A no-op run takes no lock and makes no write.
-        let outputs = observed
-            .apis
-            .primary()
-            .map(|api| stack::outputs(&config, api));
-        report_up(ui, &config, &first_plan, outputs.as_ref(), false);
+        let outputs = current_outputs(&config, &observed);
+        report_up(ui, &config, &first_plan, outputs.as_ref(), None, false);
         return Ok(Outcome::Success);
+    }
+    // Creating the Amplify app needs the GitHub token: fail before any write.
+    let access = amplify::GitHubAccess::from_env(&config.github_api_url);
+    if let Some(frontend) = &desired.frontend
+        && amplify::needs_token(&observed.amplify, Some(frontend))
+        && !access.has_token()
+    {
+        bail!("{}", amplify::missing_token_message(frontend));
     }
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
         // Observe again under the lock: another run may have done part of the work.
         let (observed, desired, plan) = observe_and_plan(&ctx, &config, &options).await?;
         if !plan.has_changes() {
-            let outputs = observed
-                .apis
-                .primary()
-                .map(|api| stack::outputs(&config, api));
-            return Ok((plan, outputs, false));
+            let outputs = current_outputs(&config, &observed);
+            return Ok((plan, outputs, None, false));
         }
         ui.note(&plan.to_string());
-        let outputs = stack::apply(&ctx, &config, &observed, &desired, &plan).await?;
-        Ok::<_, anyhow::Error>((plan, Some(outputs), true))
+        let applied = stack::apply(&ctx, &config, &observed, &desired, &plan).await?;
+        Ok::<_, anyhow::Error>((plan, Some(applied.outputs), applied.frontend, true))
     }
     .await;
     let released = lock.release().await;
-    let (plan, outputs, changed) = result?;
+    let (plan, outputs, frontend, changed) = result?;
     released?;
-    report_up(ui, &config, &plan, outputs.as_ref(), changed);
+    if let Some(report) = frontend.as_ref().and_then(|f| f.removed.remaining_report()) {
+        ui.warn(&report);
+    }
+    // `--wait`: follow the Amplify build to its end (after the lock: it changes nothing).
+    let build = match (args.wait, frontend.as_ref().and_then(|f| f.job.as_ref())) {
+        (true, Some(job)) => Some(
+            amplify::wait_for_job(&ctx, job, amplify::job_poll(), amplify::JOB_TIMEOUT)
+                .await?
+                .into_result()?,
+        ),
+        _ => None,
+    };
+    report_up(
+        ui,
+        &config,
+        &plan,
+        outputs.as_ref(),
+        build.as_ref(),
+        changed,
+    );
     Ok(Outcome::Success)
 }
 
-fn report_up(ui: &Ui, config: &Config, plan: &Plan, outputs: Option<&Outputs>, changed: bool) {
+/// The stack's URLs as deployed, if its API exists.
+fn current_outputs(config: &Config, observed: &Observed) -> Option<Outputs> {
+    observed.apis.primary().map(|api| Outputs {
+        site_url: stack::frontend_site(observed, config),
+        ..stack::outputs(config, api)
+    })
+}
+
+fn report_up(
+    ui: &Ui,
+    config: &Config,
+    plan: &Plan,
+    outputs: Option<&Outputs>,
+    build: Option<&amplify::JobReport>,
+    changed: bool,
+) {
     let stack = config.stack_name();
     let mut text = if changed {
         let (create, update, delete) = plan.summary();
@@ -181,6 +216,12 @@ fn report_up(ui: &Ui, config: &Config, plan: &Plan, outputs: Option<&Outputs>, c
             "\n  websocket url  {}\n  callback url   {}",
             outputs.websocket_url, outputs.callback_url
         );
+        if let Some(site) = &outputs.site_url {
+            let _ = write!(text, "\n  site url       {site}");
+        }
+    }
+    if let Some(build) = build {
+        let _ = write!(text, "\n{build}");
     }
     ui.result(
         &text,
@@ -190,6 +231,7 @@ fn report_up(ui: &Ui, config: &Config, plan: &Plan, outputs: Option<&Outputs>, c
             changed,
             plan,
             outputs,
+            build,
         },
     );
 }
@@ -214,6 +256,8 @@ struct StatusResult<'a> {
     resources: Vec<stack::ResourceStatus>,
     outputs: Option<Outputs>,
     warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frontend: Option<amplify::FrontendStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<crate::probe::ProbeReport>,
 }
@@ -368,12 +412,14 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         .apis
         .primary()
         .map(|api| stack::outputs(&config, api));
-    let warnings: Vec<String> = observed
+    let mut warnings: Vec<String> = observed
         .stage
         .as_ref()
         .and_then(crate::resources::stage::Observed::zero_throttling)
         .into_iter()
         .collect();
+    warnings.extend(amplify::warnings(&observed.amplify));
+    let frontend = amplify::status(&observed.amplify);
     let in_sync = !plan.has_changes() && warnings.is_empty();
     let mut text = format!("stack {} in {}", plan.stack, plan.region);
     for resource in &resources {
@@ -403,6 +449,9 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         }
         None => text.push_str("\n  (not deployed: run `chatctl up`)"),
     }
+    for line in frontend.iter().flat_map(amplify::FrontendStatus::lines) {
+        let _ = write!(text, "\n  {line}");
+    }
     for warning in &warnings {
         let _ = write!(text, "\nwarning: {warning}");
     }
@@ -428,6 +477,7 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
             resources,
             outputs,
             warnings,
+            frontend,
             probe,
         },
     );
@@ -447,7 +497,7 @@ struct DownResult<'a> {
 
 async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let observed = stack::observe(&ctx, is_lambda(&config)).await?;
+    let observed = stack::observe(&ctx, &config).await?;
     if observed.is_empty(&ctx) {
         let empty = Plan {
             stack: config.stack_name(),
@@ -471,15 +521,26 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     confirm_down(global, ui, &preview)?;
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
-        let observed = stack::observe(&ctx, is_lambda(&config)).await?;
+        let observed = stack::observe(&ctx, &config).await?;
         let teardown = stack::teardown_plan(&ctx, &config, &observed);
-        stack::destroy(&ctx, &observed).await?;
-        Ok::<_, anyhow::Error>(teardown)
+        let github = stack::destroy(&ctx, &config, &observed).await?;
+        Ok::<_, anyhow::Error>((teardown, github))
     }
     .await;
     let released = lock.release().await;
-    let teardown = result?;
+    let (teardown, github) = result?;
     released?;
+    for note in github.notes() {
+        ui.note(&note);
+    }
+    if let Some(report) = github.remaining_report() {
+        // The AWS side is gone; what Amplify left on GitHub is listed with how to remove it.
+        ui.warn(&report);
+        bail!(
+            "stack {} is deleted on AWS, but GitHub webhooks or deploy keys Amplify added remain (listed above)",
+            teardown.stack
+        );
+    }
     ui.result(
         &format!(
             "stack {} is down ({} resources deleted or restored)",

@@ -20,7 +20,7 @@ use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, RouteSpec};
 use crate::config::{Backend, Config};
 use crate::plan::{Action, Plan, Step};
 use crate::resources::{
-    Ctx, access_log_group, account, api, function, integrations, logs_role, routes, stage,
+    Ctx, access_log_group, account, amplify, api, function, integrations, logs_role, routes, stage,
 };
 
 /// Everything that exists for the stack (and the shared account setting).
@@ -36,6 +36,8 @@ pub struct Observed {
     pub stage: Option<stage::Observed>,
     pub access_log_group: Option<access_log_group::Observed>,
     pub backend: backend::Observed,
+    /// The frontend's Amplify app(s), found by tag even when `[frontend]` is gone.
+    pub amplify: amplify::Observed,
 }
 
 impl Observed {
@@ -47,20 +49,23 @@ impl Observed {
             .is_some_and(|a| a.names_role(&ctx.names.logs_role));
         self.logs_role.is_none()
             && self.backend.is_empty()
+            && self.amplify.is_empty()
             && self.apis.ours.is_empty()
             && self.access_log_group.is_none()
             && !account_is_ours
     }
 }
 
-/// Reads everything of the stack; `lambda_backend` adds what only that backend needs.
-pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
-    let (account, logs_role, apis, access_log_group, backend) = tokio::try_join!(
+/// Reads everything of the stack.
+pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
+    let lambda_backend = matches!(config.backend, Backend::Lambda(_));
+    let (account, logs_role, apis, access_log_group, backend, amplify) = tokio::try_join!(
         account::observe(ctx),
         logs_role::observe(ctx, &ctx.names.logs_role),
         api::observe(ctx),
         access_log_group::observe(ctx),
         backend::observe(ctx, lambda_backend),
+        amplify::observe(ctx, config.frontend.as_ref()),
     )?;
     let foreign_role = account
         .foreign_role(&ctx.names.logs_role)
@@ -101,6 +106,7 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
         stage,
         access_log_group,
         backend,
+        amplify,
     })
 }
 
@@ -112,6 +118,8 @@ pub struct Desired {
     pub take_over_cloudwatch_role: bool,
     /// The Lambda backend; `None` with another backend kind.
     pub backend: Option<backend::Desired>,
+    /// The Amplify frontend; `None` without `[frontend]`.
+    pub frontend: Option<amplify::Desired>,
 }
 
 /// How `desired` is computed for a command.
@@ -186,6 +194,13 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
         },
         take_over_cloudwatch_role: options.take_over_cloudwatch_role,
         backend: lambda,
+        frontend: config.frontend.as_ref().map(|f| {
+            let websocket_url = observed
+                .apis
+                .primary()
+                .map(|api| outputs(config, api).websocket_url);
+            amplify::desired(&config.names(), f, websocket_url.as_deref())
+        }),
     })
 }
 
@@ -268,6 +283,7 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         observed.access_log_group.as_ref(),
     ));
     steps.push(stage::plan(observed.stage.as_ref(), &desired.stage));
+    steps.extend(amplify::plan(&observed.amplify, desired.frontend.as_ref()));
     Ok(Plan {
         stack: ctx.names.stack.clone(),
         region: config.region.clone(),
@@ -280,12 +296,16 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
 pub struct Outputs {
     pub websocket_url: String,
     pub callback_url: String,
+    /// The Amplify site, with `[frontend]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_url: Option<String>,
 }
 
 pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
     Outputs {
         websocket_url: api::websocket_url(api, &config.region, &config.stage),
         callback_url: api::callback_url(api, &config.region, &config.stage),
+        site_url: None,
     }
 }
 
@@ -323,7 +343,7 @@ pub async fn apply(
     observed: &Observed,
     desired: &Desired,
     plan: &Plan,
-) -> Result<Outputs> {
+) -> Result<Applied> {
     let decision = account_decision(ctx, observed, desired);
     let role_chain = async {
         let role_name = &ctx.names.logs_role;
@@ -480,7 +500,46 @@ pub async fn apply(
     if desired.backend.is_none() && !observed.backend.is_empty() {
         backend::destroy(ctx, &observed.backend).await?;
     }
-    Ok(outputs(config, &api))
+    let mut outputs = outputs(config, &api);
+    // The frontend builds with the WebSocket URL, known now.
+    let frontend_changes = plan.steps.iter().any(|s| {
+        matches!(
+            s.kind,
+            amplify::APP_KIND | amplify::BRANCH_KIND | amplify::JOB_KIND
+        ) && s.is_change()
+    });
+    let frontend = if frontend_changes {
+        let wanted = config
+            .frontend
+            .as_ref()
+            .map(|f| amplify::desired(&ctx.names, f, Some(&outputs.websocket_url)));
+        let access = amplify::GitHubAccess::from_env(&config.github_api_url);
+        let applied = amplify::apply(ctx, &access, &observed.amplify, wanted.as_ref()).await?;
+        outputs.site_url.clone_from(&applied.site_url);
+        Some(applied)
+    } else {
+        outputs.site_url = frontend_site(observed, config);
+        None
+    };
+    Ok(Applied { outputs, frontend })
+}
+
+/// What `apply` produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub outputs: Outputs,
+    /// What happened to the Amplify frontend, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<amplify::Applied>,
+}
+
+/// The deployed site's URL, with `[frontend]`.
+pub fn frontend_site(observed: &Observed, config: &Config) -> Option<String> {
+    let frontend = config.frontend.as_ref()?;
+    observed
+        .amplify
+        .primary()
+        .map(|app| amplify::site_url(app, &frontend.branch))
 }
 
 /// Integrations, routes and their responses, one concurrent chain per route; strays last.
@@ -619,6 +678,7 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
         );
     }
     steps.extend(backend::teardown_steps(ctx, &observed.backend));
+    steps.extend(amplify::teardown_plan(&observed.amplify));
     if observed.access_log_group.is_some() {
         steps.push(Step::new(
             access_log_group::KIND,
@@ -689,8 +749,11 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
     }
 }
 
-/// Deletes everything of the stack, in reverse dependency order.
-pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
+/// Deletes everything of the stack, in reverse dependency order. What could not be removed
+/// from GitHub (no token, no permission) is in the returned teardown report.
+pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<amplify::Teardown> {
+    let access = amplify::GitHubAccess::from_env(&config.github_api_url);
+    let frontend = amplify::destroy(ctx, &access, &observed.amplify);
     // DeleteApi removes the API's routes, integrations, responses and stage with it.
     let apis = futures::future::try_join_all(observed.apis.ours.iter().map(|a| {
         step(
@@ -754,8 +817,8 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
         }
         Ok::<_, anyhow::Error>(())
     };
-    tokio::try_join!(apis, log_group, backend, account_and_role)?;
-    Ok(())
+    let (teardown, ..) = tokio::try_join!(frontend, apis, log_group, backend, account_and_role)?;
+    Ok(teardown)
 }
 
 pub(crate) fn finish(task: crate::ui::Task, result: Result<()>) -> Result<()> {

@@ -100,6 +100,15 @@ impl Emulator {
             .await;
     }
 
+    /// Any other control call, e.g. `github/repos`.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.control(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.control(reqwest::Method::GET, path, None).await
+    }
+
     pub async fn clear_faults(&self) {
         self.control(reqwest::Method::DELETE, "faults", None).await;
     }
