@@ -19,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "chatctl",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    verbatim_doc_comment
 )]
 pub struct Cli {
     #[command(flatten)]
