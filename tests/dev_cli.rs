@@ -1,0 +1,118 @@
+//! `chatctl dev` as a user runs it: the binary, its printed URLs, `status --probe --url`
+//! against it, its use of chatctl.toml, and a clean stop on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Starts `chatctl dev --port 0` in `dir` and returns it with its frontend URL.
+async fn start_dev(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["dev", "--port", "0"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("chatctl dev printed nothing in 30 s")
+        .unwrap()
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    let mut rest = Vec::new();
+    for _ in 0..4 {
+        rest.push(lines.next_line().await.unwrap().unwrap_or_default());
+    }
+    assert!(rest.iter().any(|l| l.contains("websocket")), "{rest:?}");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+async fn stop(mut child: Child) {
+    let pid = child.id().unwrap();
+    // SIGTERM, as a service manager or Ctrl-C would stop it.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("chatctl dev did not stop within 5 s of SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn status_probe_passes_against_chatctl_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, frontend) = start_dev(dir.path()).await;
+    let websocket = format!("{}dev", frontend.replace("http://", "ws://"));
+    let probe = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["status", "--probe", "--url", &websocket, "--output", "json"])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    assert!(report["delivery_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["url"], websocket);
+    stop(child).await;
+}
+
+#[tokio::test]
+async fn a_probe_of_nothing_fails_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let probe = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args([
+            "status",
+            "--probe",
+            "--url",
+            &format!("ws://127.0.0.1:{port}/dev"),
+            "--probe-timeout",
+            "5",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(probe.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&probe.stderr).contains(&port.to_string()));
+}
+
+#[tokio::test]
+async fn dev_uses_the_stage_of_chatctl_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("chatctl.toml"),
+        "[app]\nname = \"chat\"\nstage = \"prod\"\nregion = \"eu-west-1\"\n",
+    )
+    .unwrap();
+    let (child, frontend) = start_dev(dir.path()).await;
+    let config = reqwest::get(format!("{frontend}config.js"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(config.contains("/prod\""), "{config}");
+    stop(child).await;
+}
