@@ -364,19 +364,19 @@ async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -
         PackageSource::Prebuilt { zip } => format!("prebuilt {}", zip.display()),
     };
     let linkage = match (package.binary.linkage, &package.binary.glibc) {
-        (Linkage::Static, _) => "statically linked".to_owned(),
+        (Linkage::Static, _) => "static".to_owned(),
         (Linkage::Dynamic, Some(glibc)) => format!(
-            "dynamically linked, needs glibc {glibc} (provided.al2023 has {}.{})",
+            "dynamic, needs glibc {glibc}; provided.al2023 has {}.{}",
             package::LAMBDA_GLIBC.0,
             package::LAMBDA_GLIBC.1
         ),
-        (Linkage::Dynamic, None) => "dynamically linked".to_owned(),
+        (Linkage::Dynamic, None) => "dynamic".to_owned(),
     };
     #[allow(clippy::cast_precision_loss)] // a zip is at most 50 MiB
     let mib = package.size as f64 / (1024.0 * 1024.0);
     ui.result(
         &format!(
-            "bootstrap for {} ({origin}, {linkage})\n  zip         {}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}",
+            "bootstrap for {}, {origin}\n  zip         {}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}\n  linking     {linkage}",
             arch.as_str(),
             package.path.display(),
             package.size,
