@@ -13,27 +13,6 @@ use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, SECRET};
 const LOGS_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
 
-/// The stack's APIs, found by tag like chatctl does.
-async fn stack_apis(emulator: &Emulator) -> Vec<aws_sdk_apigatewayv2::types::Api> {
-    let out = emulator.apigatewayv2().get_apis().send().await.unwrap();
-    out.items()
-        .iter()
-        .filter(|a| {
-            a.tags()
-                .and_then(|t| t.get("chatctl:stack"))
-                .map(String::as_str)
-                == Some("chat-dev")
-        })
-        .cloned()
-        .collect()
-}
-
-async fn the_api_id(emulator: &Emulator) -> String {
-    let apis = stack_apis(emulator).await;
-    assert_eq!(apis.len(), 1, "exactly one API for the stack");
-    apis[0].api_id().unwrap().to_owned()
-}
-
 async fn account_role(emulator: &Emulator) -> Option<String> {
     emulator
         .apigateway()
@@ -71,7 +50,7 @@ async fn assert_stack_complete(emulator: &Emulator) {
     assert_eq!(account_role(emulator).await.as_deref(), Some(role.arn()));
 
     let v2 = emulator.apigatewayv2();
-    let api_id = the_api_id(emulator).await;
+    let api_id = emulator.the_api_id("chat-dev").await;
     let api = v2.get_api().api_id(&api_id).send().await.unwrap();
     assert_eq!(
         api.route_selection_expression(),
@@ -196,7 +175,7 @@ async fn fresh_up_creates_everything_and_a_second_up_writes_nothing() {
     let run = project.run(&["up", "--output", "json"]).await;
     run.assert_code(0);
     let result = run.json();
-    let api_id = the_api_id(&emulator).await;
+    let api_id = emulator.the_api_id("chat-dev").await;
     assert_eq!(
         result["outputs"]["websocket_url"],
         format!("wss://{api_id}.execute-api.{REGION}.amazonaws.com/dev")
@@ -247,7 +226,7 @@ async fn drift_is_reported_by_status_and_plan_and_repaired_by_up() {
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     project.run(&["up"]).await.assert_code(0);
     let v2 = emulator.apigatewayv2();
-    let api_id = the_api_id(&emulator).await;
+    let api_id = emulator.the_api_id("chat-dev").await;
 
     // Behind chatctl's back: a zero burst limit and a deleted route.
     v2.update_stage()
@@ -336,13 +315,13 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
     refused.assert_code(1);
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
     assert_eq!(
-        stack_apis(&emulator).await.len(),
+        emulator.stack_apis("chat-dev").await.len(),
         1,
         "nothing deleted without --yes"
     );
 
     project.run(&["down", "--yes"]).await.assert_code(0);
-    assert!(stack_apis(&emulator).await.is_empty());
+    assert!(emulator.stack_apis("chat-dev").await.is_empty());
     assert!(
         emulator
             .iam()
@@ -621,7 +600,7 @@ async fn concurrent_ups_create_one_api() {
     let (a, b) = tokio::join!(project.run(&["up"]), project.run(&["up"]));
     a.assert_code(0);
     b.assert_code(0);
-    assert_eq!(stack_apis(&emulator).await.len(), 1);
+    assert_eq!(emulator.stack_apis("chat-dev").await.len(), 1);
     emulator.clear_faults().await;
     assert_stack_complete(&emulator).await;
 }
@@ -642,10 +621,10 @@ async fn down_removes_duplicates_tagged_for_the_stack() {
         .send()
         .await
         .unwrap();
-    assert_eq!(stack_apis(&emulator).await.len(), 2);
+    assert_eq!(emulator.stack_apis("chat-dev").await.len(), 2);
     let plan = project.run(&["plan"]).await;
     plan.assert_code(2);
     assert!(plan.stdout.contains("duplicate"), "{}", plan.stdout);
     project.run(&["down", "--yes"]).await.assert_code(0);
-    assert!(stack_apis(&emulator).await.is_empty());
+    assert!(emulator.stack_apis("chat-dev").await.is_empty());
 }

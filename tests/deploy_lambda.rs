@@ -44,22 +44,6 @@ fn write_zip(project: &Project, binary: &[u8]) -> String {
     package::code_sha256(&zip)
 }
 
-async fn api_id(emulator: &Emulator) -> String {
-    let apis = emulator.apigatewayv2().get_apis().send().await.unwrap();
-    let ours: Vec<_> = apis
-        .items()
-        .iter()
-        .filter(|a| {
-            a.tags()
-                .and_then(|t| t.get("chatctl:stack"))
-                .map(String::as_str)
-                == Some("chat-dev")
-        })
-        .collect();
-    assert_eq!(ours.len(), 1);
-    ours[0].api_id().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     let binary = handler_binary().await;
@@ -75,7 +59,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     let lambda = aws_sdk_lambda::Client::new(&config);
     let iam = emulator.iam();
     let v2 = emulator.apigatewayv2();
-    let api = api_id(&emulator).await;
+    let api = emulator.the_api_id("chat-dev").await;
 
     // Table: on demand, keyed by connection id, with the name index the registry queries.
     let table = dynamodb

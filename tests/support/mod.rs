@@ -149,6 +149,33 @@ impl Emulator {
         aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config())
     }
 
+    /// The APIs tagged for `stack`, found by tag as chatctl finds them.
+    pub async fn stack_apis(&self, stack: &str) -> Vec<aws_sdk_apigatewayv2::types::Api> {
+        let out = self
+            .apigatewayv2()
+            .get_apis()
+            .send()
+            .await
+            .expect("GetApis");
+        out.items()
+            .iter()
+            .filter(|a| {
+                a.tags()
+                    .and_then(|t| t.get("chatctl:stack"))
+                    .map(String::as_str)
+                    == Some(stack)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The id of the one API of `stack`; fails if there is not exactly one.
+    pub async fn the_api_id(&self, stack: &str) -> String {
+        let apis = self.stack_apis(stack).await;
+        assert_eq!(apis.len(), 1, "exactly one API for stack {stack}");
+        apis[0].api_id().expect("api id").to_owned()
+    }
+
     pub fn stop_on_drop(&mut self) -> &mut Child {
         &mut self.child
     }
