@@ -4,11 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use aws_config::BehaviorVersion;
-use aws_sdk_apigatewaymanagement::config::Region;
 use subtle::ConstantTimeEq as _;
 
-use crate::aws::{https_client, timeouts};
 use crate::dynamo::DynamoRegistry;
 use crate::notifier::{CallbackUrl, ConnectionsApi, Notifier};
 use crate::registry::{MemoryRegistry, Registry};
@@ -80,8 +77,9 @@ impl Deps {
     }
 
     /// Builds the dependencies from `CHAT_SECRET`, `CHAT_CALLBACK_URL` and `CHAT_TABLE`
-    /// (see docs/integration-contract.md), with AWS credentials and region from the standard
-    /// chain. Without `AWS_REGION`, the region is taken from an API Gateway callback URL.
+    /// (see docs/integration-contract.md). AWS credentials and region come from the
+    /// environment (see [`crate::aws::sdk_config`]); without `AWS_REGION`, the region is taken
+    /// from an API Gateway callback URL.
     pub async fn from_env() -> anyhow::Result<Self> {
         let secret = env_var(ENV_SECRET)?
             .with_context(|| format!("{ENV_SECRET} must be set to the shared backend secret"))?;
@@ -97,16 +95,7 @@ impl Deps {
             return Ok(Self::with_memory(secret, &callback));
         }
 
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
-            .timeout_config(timeouts());
-        let region_configured = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        if !region_configured && let Some(region) = callback.region() {
-            loader = loader.region(Region::new(region.to_owned()));
-        }
-        let sdk_config = loader.load().await;
+        let sdk_config = crate::aws::sdk_config(&callback).await?;
 
         let notifier: Arc<dyn Notifier> = if callback.is_local() {
             Arc::new(ConnectionsApi::local(&callback))

@@ -56,19 +56,21 @@ pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
 pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
     let iam = &ctx.aws.iam;
     let name = &ctx.names.backend_role;
-    let (role, policy) = tokio::join!(
-        iam.get_role().role_name(name).send(),
-        iam.get_role_policy()
-            .role_name(name)
-            .policy_name(&ctx.names.backend_policy)
-            .send()
-    );
+    // The policy is read only when the role exists (with another backend kind it usually
+    // doesn't, and a no-op run then spends one read here, not two).
+    let role = iam.get_role().role_name(name).send().await;
     let Some(role) = absent_if(role, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
         .and_then(|r| r.role)
     else {
         return Ok(None);
     };
+    let policy = iam
+        .get_role_policy()
+        .role_name(name)
+        .policy_name(&ctx.names.backend_policy)
+        .send()
+        .await;
     let policy = absent_if(policy, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading the inline policy of {name}"), &e))?
         .and_then(|p| serde_json::from_str(&percent_decode(p.policy_document())).ok());
