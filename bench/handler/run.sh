@@ -13,7 +13,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 
-cargo build --quiet --release -p chat-handler --bin bootstrap
+# The Lambda package's build: credentials from the environment only (see handler/Cargo.toml).
+cargo build --quiet --release -p chat-handler --no-default-features --bin bootstrap
 binary="$root/target/release/bootstrap"
 
 # Zip the binary as Lambda receives it (a file named `bootstrap` at the archive root).

@@ -357,7 +357,7 @@ async fn main() {
 
     if let Some(bytes) = options.binary_bytes {
         rows.push(row(
-            "release binary (stripped)",
+            "release binary (stripped, --no-default-features)",
             format!("{:.2} MB", bytes as f64 / 1e6),
             "",
             None,
@@ -365,7 +365,7 @@ async fn main() {
     }
     if let Some(bytes) = options.zip_bytes {
         rows.push(row(
-            "release binary zipped (zip -9)",
+            "release binary zipped (zip -9), the Lambda package",
             format!("{:.2} MB", bytes as f64 / 1e6),
             "< 5 MB",
             Some(bytes < 5_000_000),
