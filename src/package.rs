@@ -293,6 +293,9 @@ async fn cargo_build(workspace_root: &Path, arch: Architecture, release: bool) -
             "chat-handler",
             "--bin",
             BOOTSTRAP,
+            // Lambda puts credentials and region in the environment: the package leaves out
+            // the full credential chain (handler/Cargo.toml, feature `credential-chain`).
+            "--no-default-features",
             "--message-format=json-render-diagnostics",
         ]);
     if release {
