@@ -250,7 +250,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             manage["Resource"],
-            "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*/@connections/*"
+            serde_json::json!([
+                "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/POST/@connections/*",
+                "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/DELETE/@connections/*"
+            ])
         );
     }
 
