@@ -359,20 +359,23 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
 
 const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-#[tokio::test]
-async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
-    let emulator = Emulator::start().await;
-    let iam = emulator.iam();
-    let theirs = iam
+/// Someone else's role: created outside chatctl with the given trust policy; returns its ARN.
+async fn foreign_role(emulator: &Emulator, name: &str, trust: &str) -> String {
+    emulator
+        .iam()
         .create_role()
-        .role_name("team-apigw-logs")
-        .assume_role_policy_document(TRUST_APIGW)
+        .role_name(name)
+        .assume_role_policy_document(trust)
         .send()
         .await
         .unwrap()
         .role
         .unwrap()
-        .arn;
+        .arn
+}
+
+/// Points the account's CloudWatch Logs setting at `arn`, as another tool would.
+async fn set_account_role(emulator: &Emulator, arn: &str) {
     emulator
         .apigateway()
         .update_account()
@@ -380,12 +383,20 @@ async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
             aws_sdk_apigateway::types::PatchOperation::builder()
                 .op(aws_sdk_apigateway::types::Op::Replace)
                 .path("/cloudwatchRoleArn")
-                .value(&theirs)
+                .value(arn)
                 .build(),
         )
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
+    let emulator = Emulator::start().await;
+    let iam = emulator.iam();
+    let theirs = foreign_role(&emulator, "team-apigw-logs", TRUST_APIGW).await;
+    set_account_role(&emulator, &theirs).await;
 
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     let up = project.run(&["up"]).await;
@@ -421,29 +432,8 @@ async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
 async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() {
     let emulator = Emulator::start().await;
     let iam = emulator.iam();
-    let theirs = iam
-        .create_role()
-        .role_name("old-apigw-logs")
-        .assume_role_policy_document(TRUST_APIGW)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
-    emulator
-        .apigateway()
-        .update_account()
-        .patch_operations(
-            aws_sdk_apigateway::types::PatchOperation::builder()
-                .op(aws_sdk_apigateway::types::Op::Replace)
-                .path("/cloudwatchRoleArn")
-                .value(&theirs)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let theirs = foreign_role(&emulator, "old-apigw-logs", TRUST_APIGW).await;
+    set_account_role(&emulator, &theirs).await;
     // The owner changes the trust policy so API Gateway can no longer assume it.
     iam.update_assume_role_policy()
         .role_name("old-apigw-logs")
@@ -482,16 +472,12 @@ async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() 
 async fn a_replaced_role_that_is_still_broken_is_not_restored() {
     let emulator = Emulator::start().await;
     let iam = emulator.iam();
-    let theirs = iam
-        .create_role()
-        .role_name("old-apigw-logs")
-        .assume_role_policy_document(TRUST_APIGW.replace("apigateway", "lambda"))
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
+    let theirs = foreign_role(
+        &emulator,
+        "old-apigw-logs",
+        &TRUST_APIGW.replace("apigateway", "lambda"),
+    )
+    .await;
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     // Record it as the setting chatctl replaced, as a first `up` would have.
     project.run(&["up"]).await.assert_code(0);
