@@ -614,3 +614,57 @@ async fn down_removes_duplicates_tagged_for_the_stack() {
     project.run(&["down", "--yes"]).await.assert_code(0);
     assert!(emulator.stack_apis("chat-dev").await.is_empty());
 }
+
+#[tokio::test]
+async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
+    let emulator = Emulator::start().await;
+    let first = Project::new(&emulator, HTTP_BACKEND_TOML);
+    let second = Project::new(
+        &emulator,
+        &HTTP_BACKEND_TOML.replace("name = \"chat\"", "name = \"other\""),
+    );
+    first.run(&["up"]).await.assert_code(0);
+    let role = account_role(&emulator).await.unwrap();
+    assert!(role.ends_with("role/chat-dev-apigw-logs"), "{role}");
+    // The second stack logs through the first stack's working role: it creates none.
+    second.run(&["up"]).await.assert_code(0);
+    assert_eq!(
+        account_role(&emulator).await.as_deref(),
+        Some(role.as_str())
+    );
+    let iam = emulator.iam();
+    assert!(
+        iam.get_role()
+            .role_name("other-dev-apigw-logs")
+            .send()
+            .await
+            .is_err()
+    );
+
+    // The first stack goes; its role and the setting stay for the second.
+    let down = first.run(&["down", "--yes"]).await;
+    down.assert_code(0);
+    assert!(down.stderr.contains("other-dev"), "{}", down.stderr);
+    assert_eq!(
+        account_role(&emulator).await.as_deref(),
+        Some(role.as_str())
+    );
+    assert!(
+        iam.get_role()
+            .role_name("chat-dev-apigw-logs")
+            .send()
+            .await
+            .is_ok()
+    );
+
+    // The last stack in the region releases the setting and deletes the role left for it.
+    second.run(&["down", "--yes"]).await.assert_code(0);
+    assert_eq!(account_role(&emulator).await, None);
+    assert!(
+        iam.get_role()
+            .role_name("chat-dev-apigw-logs")
+            .send()
+            .await
+            .is_err()
+    );
+}

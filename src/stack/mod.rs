@@ -30,6 +30,8 @@ pub struct Observed {
     pub logs_role: Option<logs_role::Observed>,
     /// Whether the foreign role the account setting names works (None: no foreign role).
     pub foreign_role_works: Option<bool>,
+    /// That foreign role, if it exists (its tags tell whether another chatctl stack made it).
+    pub foreign_role: Option<logs_role::Observed>,
     pub apis: api::Inventory,
     pub integrations: Vec<integrations::Observed>,
     pub routes: Vec<routes::Observed>,
@@ -73,11 +75,7 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
         .map(str::to_owned);
     let foreign_check = async {
         match foreign_role {
-            Some(name) => Ok::<_, anyhow::Error>(Some(
-                logs_role::observe(ctx, &name)
-                    .await?
-                    .is_some_and(|r| r.trusts_apigateway),
-            )),
+            Some(name) => Ok::<_, anyhow::Error>(logs_role::observe(ctx, &name).await?),
             None => Ok(None),
         }
     };
@@ -94,12 +92,15 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
             None => Ok((Vec::new(), Vec::new(), None)),
         }
     };
-    let (foreign_role_works, (integrations, routes, stage)) =
-        tokio::try_join!(foreign_check, children)?;
+    let (foreign, (integrations, routes, stage)) = tokio::try_join!(foreign_check, children)?;
+    let foreign_role_works = account
+        .foreign_role(&ctx.names.logs_role)
+        .map(|_| foreign.as_ref().is_some_and(|r| r.trusts_apigateway));
     Ok(Observed {
         account: Some(account),
         logs_role,
         foreign_role_works,
+        foreign_role: foreign,
         apis,
         integrations,
         routes,
@@ -686,20 +687,21 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
             Action::Delete,
         ));
     }
-    match release_decision(ctx, observed) {
-        Release::Restore(arn) => steps.push(
-            Step::new(account::KIND, account::NAME, Action::Update)
-                .with_note(format!("restore the previous role {arn}")),
-        ),
-        Release::Clear => steps.push(
-            Step::new(account::KIND, account::NAME, Action::Update)
-                .with_note("clear: it names this stack's role"),
-        ),
-        Release::KeepForOthers(_) | Release::NotOurs => {}
+    let release = release_decision(ctx, observed);
+    if let Release::Release { role, previous } = &release {
+        let note = match previous {
+            Some(arn) => format!("restore the previous role {arn} if it still works, else clear"),
+            None => format!("clear: it names {role}"),
+        };
+        steps.push(Step::new(account::KIND, account::NAME, Action::Update).with_note(note));
+        if *role != ctx.names.logs_role {
+            steps.push(
+                Step::new(logs_role::ROLE_KIND, role.clone(), Action::Delete)
+                    .with_note("left by a deleted chatctl stack for this one"),
+            );
+        }
     }
-    if observed.logs_role.is_some()
-        && !matches!(release_decision(ctx, observed), Release::KeepForOthers(_))
-    {
+    if observed.logs_role.is_some() && !matches!(release, Release::KeepForOthers(_)) {
         steps.push(Step::new(
             logs_role::ROLE_KIND,
             ctx.names.logs_role.clone(),
@@ -716,36 +718,56 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
 /// What `down` does with the shared account setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Release {
-    /// The setting names someone else's role (or none): leave it, delete our role.
+    /// The setting names someone else's role (or none): leave it.
     NotOurs,
-    /// Names our role and a previous role was recorded and still exists: point back to it.
-    Restore(String),
-    /// Names our role and nothing to restore: clear it.
-    Clear,
+    /// The setting names `role` — this stack's, or one a deleted chatctl stack kept for it —
+    /// and nobody else needs it: point it back to `previous` if that still works, else
+    /// clear it; then delete `role`.
+    Release {
+        role: String,
+        previous: Option<String>,
+    },
     /// Names our role but other chatctl stacks in the region log through it: keep both.
     KeepForOthers(Vec<String>),
 }
 
 pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
-    let ours = observed
-        .account
-        .as_ref()
-        .is_some_and(|a| a.names_role(&ctx.names.logs_role));
-    if !ours {
+    let Some(account) = observed.account.as_ref() else {
         return Release::NotOurs;
-    }
-    if !observed.apis.other_stacks.is_empty() {
-        return Release::KeepForOthers(observed.apis.other_stacks.iter().cloned().collect());
-    }
-    match observed
-        .logs_role
-        .as_ref()
-        .and_then(|r| r.tag(logs_role::PREVIOUS_ROLE_TAG))
-    {
-        Some(previous) if observed.foreign_role_works != Some(false) => {
-            Release::Restore(previous.to_owned())
+    };
+    if account.names_role(&ctx.names.logs_role) {
+        if !observed.apis.other_stacks.is_empty() {
+            return Release::KeepForOthers(observed.apis.other_stacks.iter().cloned().collect());
         }
-        _ => Release::Clear,
+        return Release::Release {
+            role: ctx.names.logs_role.clone(),
+            previous: observed
+                .logs_role
+                .as_ref()
+                .and_then(|r| r.tag(logs_role::PREVIOUS_ROLE_TAG))
+                .map(str::to_owned),
+        };
+    }
+    // A chatctl stack that was deleted while others (this one) still logged through its
+    // role kept the role and the setting; the last chatctl stack in the region to go
+    // releases them, so nothing is left behind.
+    let orphan = observed.foreign_role.as_ref().filter(|role| {
+        role.tag(crate::config::STACK_TAG).is_some_and(|stack| {
+            stack != ctx.names.stack && !observed.apis.other_stacks.contains(stack)
+        }) && observed.apis.other_stacks.is_empty()
+    });
+    match (
+        orphan,
+        account
+            .role_arn
+            .as_deref()
+            .and_then(logs_role::role_name_of),
+    ) {
+        (Some(role), Some(name)) => Release::Release {
+            role: name.to_owned(),
+            previous: role.tag(logs_role::PREVIOUS_ROLE_TAG).map(str::to_owned),
+        },
+        _ => Release::NotOurs,
     }
 }
 
@@ -778,26 +800,34 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
     let account_and_role = async {
         let release = release_decision(ctx, observed);
         match &release {
-            Release::Restore(previous) => {
+            Release::Release { role, previous } => {
                 // Restore only a role API Gateway can still use; otherwise clear.
-                let previous_works = match logs_role::role_name_of(previous) {
+                let previous_works = match previous.as_deref().and_then(logs_role::role_name_of) {
                     Some(name) => logs_role::observe(ctx, name)
                         .await?
                         .is_some_and(|r| r.trusts_apigateway),
                     None => false,
                 };
-                let target = if previous_works { previous.as_str() } else { "(none)" };
-                let task = ctx.ui.task(format!("~ update  apigateway account cloudwatchRoleArn → {target}"));
-                let result = if previous_works {
-                    account::set(ctx, previous, Some(&task)).await
-                } else {
-                    account::clear(ctx, Some(&task)).await
+                let target = match previous {
+                    Some(arn) if previous_works => arn.as_str(),
+                    _ => "(none)",
+                };
+                let task = ctx.ui.task(format!(
+                    "~ update  apigateway account cloudwatchRoleArn → {target}"
+                ));
+                let result = match previous {
+                    Some(arn) if previous_works => account::set(ctx, arn, Some(&task)).await,
+                    _ => account::clear(ctx, Some(&task)).await,
                 };
                 finish(task, result)?;
-            }
-            Release::Clear => {
-                let task = ctx.ui.task("~ update  apigateway account cloudwatchRoleArn → (none)".to_owned());
-                finish(task, account::clear(ctx, None).await)?;
+                if *role != ctx.names.logs_role {
+                    step(
+                        ctx,
+                        format!("- delete  iam role {role} (left for this stack)"),
+                        logs_role::delete(ctx, role),
+                    )
+                    .await?;
+                }
             }
             Release::KeepForOthers(stacks) => ctx.ui.note(&format!(
                 "kept IAM role {} and the account's CloudWatch Logs setting: stack(s) {} in this region log through it",
