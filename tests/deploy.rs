@@ -594,6 +594,8 @@ async fn concurrent_ups_create_one_api() {
 #[tokio::test]
 async fn down_removes_duplicates_tagged_for_the_stack() {
     let emulator = Emulator::start().await;
+    // One API per page: the stack's APIs are found across GetApis pages.
+    emulator.fault(json!({"page_size": 1})).await;
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     project.run(&["up"]).await.assert_code(0);
     // What a run killed right after CreateApi's response was lost would leave behind.

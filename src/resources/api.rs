@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::ProtocolType;
 
-use super::{Ctx, absent_if, aws_error};
+use super::{Ctx, absent_if, aws_error, collect_pages};
 use crate::chat_api::ROUTE_SELECTION_EXPRESSION;
 use crate::config::STACK_TAG;
 use crate::plan::{Action, FieldChange, Step};
@@ -45,43 +45,39 @@ impl Inventory {
 }
 
 pub async fn observe(ctx: &Ctx) -> Result<Inventory> {
-    let mut inventory = Inventory::default();
-    let mut next_token: Option<String> = None;
-    loop {
-        let page = ctx
-            .aws
-            .apigatewayv2
+    let client = &ctx.aws.apigatewayv2;
+    let apis = collect_pages(|token| async move {
+        let page = client
             .get_apis()
-            .set_next_token(next_token.take())
+            .set_next_token(token)
             .max_results("500")
             .send()
             .await
             .map_err(|e| aws_error("listing API Gateway APIs", &e))?;
-        for api in page.items() {
-            if api.protocol_type() != Some(&ProtocolType::Websocket) {
-                continue;
-            }
-            let Some(stack) = api.tags().and_then(|t| t.get(STACK_TAG)) else {
-                continue;
-            };
-            if *stack == ctx.names.stack {
-                inventory.ours.push(Observed {
-                    id: api.api_id().unwrap_or_default().to_owned(),
-                    name: api.name().unwrap_or_default().to_owned(),
-                    endpoint: api.api_endpoint().unwrap_or_default().to_owned(),
-                    route_selection_expression: api
-                        .route_selection_expression()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    created: api.created_date().map(aws_smithy_types::DateTime::secs),
-                });
-            } else {
-                inventory.other_stacks.insert(stack.clone());
-            }
+        Ok((page.items().to_vec(), page.next_token().map(str::to_owned)))
+    })
+    .await?;
+    let mut inventory = Inventory::default();
+    for api in &apis {
+        if api.protocol_type() != Some(&ProtocolType::Websocket) {
+            continue;
         }
-        match page.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-            _ => break,
+        let Some(stack) = api.tags().and_then(|t| t.get(STACK_TAG)) else {
+            continue;
+        };
+        if *stack == ctx.names.stack {
+            inventory.ours.push(Observed {
+                id: api.api_id().unwrap_or_default().to_owned(),
+                name: api.name().unwrap_or_default().to_owned(),
+                endpoint: api.api_endpoint().unwrap_or_default().to_owned(),
+                route_selection_expression: api
+                    .route_selection_expression()
+                    .unwrap_or_default()
+                    .to_owned(),
+                created: api.created_date().map(aws_smithy_types::DateTime::secs),
+            });
+        } else {
+            inventory.other_stacks.insert(stack.clone());
         }
     }
     // Oldest first, id as tie-breaker, so concurrent observers agree on the primary.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::{ConnectionType, IntegrationType, PassthroughBehavior};
 
-use super::{Ctx, absent_if, aws_error};
+use super::{Ctx, absent_if, aws_error, collect_pages};
 use crate::chat_api::{DEFAULT_RESPONSE_KEY, INTEGRATION_TIMEOUT_MS, RouteSpec};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy};
@@ -30,43 +30,37 @@ pub struct Observed {
 
 pub async fn observe(ctx: &Ctx, api_id: &str) -> Result<Vec<Observed>> {
     let client = &ctx.aws.apigatewayv2;
-    let mut found = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
+    let mut found = collect_pages(|token| async move {
         let page = client
             .get_integrations()
             .api_id(api_id)
-            .set_next_token(next_token.take())
+            .set_next_token(token)
             .max_results("500")
             .send()
             .await
             .map_err(|e| aws_error(&format!("listing integrations of API {api_id}"), &e))?;
-        found.extend(page.items().iter().map(|i| {
-            Observed {
-                id: i.integration_id().unwrap_or_default().to_owned(),
-                integration_type: i
-                    .integration_type()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-                method: i.integration_method().unwrap_or_default().to_owned(),
-                uri: i.integration_uri().unwrap_or_default().to_owned(),
-                passthrough: i
-                    .passthrough_behavior()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_default(),
-                timeout_ms: i.timeout_in_millis().unwrap_or(INTEGRATION_TIMEOUT_MS),
-                request_parameters: i
-                    .request_parameters()
-                    .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-                responses: Vec::new(),
-            }
-        }));
-        match page.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-            _ => break,
-        }
-    }
+        let items = page.items().iter().map(|i| Observed {
+            id: i.integration_id().unwrap_or_default().to_owned(),
+            integration_type: i
+                .integration_type()
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            method: i.integration_method().unwrap_or_default().to_owned(),
+            uri: i.integration_uri().unwrap_or_default().to_owned(),
+            passthrough: i
+                .passthrough_behavior()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            timeout_ms: i.timeout_in_millis().unwrap_or(INTEGRATION_TIMEOUT_MS),
+            request_parameters: i
+                .request_parameters()
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            responses: Vec::new(),
+        });
+        Ok((items.collect(), page.next_token().map(str::to_owned)))
+    })
+    .await?;
     let responses = futures::future::try_join_all(found.iter().map(|integration| async move {
         let out = client
             .get_integration_responses()

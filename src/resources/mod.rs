@@ -30,6 +30,25 @@ pub struct Ctx {
     pub stage: String,
 }
 
+/// Follows `NextToken` pagination: `fetch(token)` returns one page's items and the token of
+/// the next page (absent or empty on the last).
+pub async fn collect_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = anyhow::Result<(Vec<T>, Option<String>)>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    loop {
+        let (page, next) = fetch(token.take()).await?;
+        items.extend(page);
+        match next {
+            Some(next) if !next.is_empty() => token = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// Maps a "not found" service error to `None`, so observing a missing resource is not an
 /// error and deleting an already-deleted one is success.
 pub fn absent_if<T, E, R>(

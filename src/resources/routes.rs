@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, absent_if, aws_error, integrations};
+use super::{Ctx, absent_if, aws_error, collect_pages, integrations};
 use crate::chat_api::{DEFAULT_RESPONSE_KEY, RouteSpec};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy};
@@ -30,34 +30,28 @@ impl Observed {
 
 pub async fn observe(ctx: &Ctx, api_id: &str) -> Result<Vec<Observed>> {
     let client = &ctx.aws.apigatewayv2;
-    let mut found = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
+    let mut found = collect_pages(|token| async move {
         let page = client
             .get_routes()
             .api_id(api_id)
-            .set_next_token(next_token.take())
+            .set_next_token(token)
             .max_results("500")
             .send()
             .await
             .map_err(|e| aws_error(&format!("listing routes of API {api_id}"), &e))?;
-        found.extend(page.items().iter().map(|r| {
-            Observed {
-                id: r.route_id().unwrap_or_default().to_owned(),
-                key: r.route_key().unwrap_or_default().to_owned(),
-                target: r.target().unwrap_or_default().to_owned(),
-                route_response_selection_expression: r
-                    .route_response_selection_expression()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-                responses: Vec::new(),
-            }
-        }));
-        match page.next_token() {
-            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-            _ => break,
-        }
-    }
+        let items = page.items().iter().map(|r| Observed {
+            id: r.route_id().unwrap_or_default().to_owned(),
+            key: r.route_key().unwrap_or_default().to_owned(),
+            target: r.target().unwrap_or_default().to_owned(),
+            route_response_selection_expression: r
+                .route_response_selection_expression()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            responses: Vec::new(),
+        });
+        Ok((items.collect(), page.next_token().map(str::to_owned)))
+    })
+    .await?;
     let responses = futures::future::try_join_all(found.iter().map(|route| async move {
         let out = client
             .get_route_responses()

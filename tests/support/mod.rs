@@ -151,22 +151,29 @@ impl Emulator {
 
     /// The APIs tagged for `stack`, found by tag as chatctl finds them.
     pub async fn stack_apis(&self, stack: &str) -> Vec<aws_sdk_apigatewayv2::types::Api> {
-        let out = self
-            .apigatewayv2()
-            .get_apis()
-            .send()
-            .await
-            .expect("GetApis");
-        out.items()
-            .iter()
-            .filter(|a| {
-                a.tags()
-                    .and_then(|t| t.get("chatctl:stack"))
-                    .map(String::as_str)
-                    == Some(stack)
-            })
-            .cloned()
-            .collect()
+        let client = self.apigatewayv2();
+        let mut apis = Vec::new();
+        let mut token = None;
+        loop {
+            let page = client
+                .get_apis()
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("GetApis");
+            apis.extend(page.items().iter().cloned());
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        apis.retain(|a| {
+            a.tags()
+                .and_then(|t| t.get("chatctl:stack"))
+                .map(String::as_str)
+                == Some(stack)
+        });
+        apis
     }
 
     /// The id of the one API of `stack`; fails if there is not exactly one.
