@@ -417,7 +417,7 @@ pub async fn apply(
                 )
             }));
         api_ready.send_replace(Some(api.clone()));
-        let children = apply_children(ctx, plan, observed, desired, &api.id);
+        let children = apply_children(ctx, observed, desired, &api.id);
         tokio::try_join!(duplicates, children)?;
         Ok::<_, anyhow::Error>(api)
     };
@@ -546,7 +546,6 @@ pub fn frontend_site(observed: &Observed, config: &Config) -> Option<String> {
 /// Integrations, routes and their responses, one concurrent chain per route; strays last.
 async fn apply_children(
     ctx: &Ctx,
-    plan: &Plan,
     observed: &Observed,
     desired: &Desired,
     api_id: &str,
@@ -661,7 +660,6 @@ async fn apply_children(
         )
     }))
     .await?;
-    let _ = plan;
     Ok(())
 }
 
