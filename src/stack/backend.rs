@@ -244,7 +244,7 @@ pub async fn apply(
                     Some(&task),
                 )
                 .await;
-                super::finish(task, result.map(|_| ()))?;
+                super::finish(task, result)?;
             }
             let url_steps = function_url::plan(ctx, observed.url.as_ref());
             // A new function has no URL, whatever was observed before.

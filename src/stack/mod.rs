@@ -317,16 +317,7 @@ pub(crate) async fn step<T>(
     future: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let task = ctx.ui.task(label);
-    match future.await {
-        Ok(value) => {
-            task.done();
-            Ok(value)
-        }
-        Err(err) => {
-            task.failed(&format!("{err:#}"));
-            Err(err)
-        }
-    }
+    finish(task, future.await)
 }
 
 fn find_step<'a>(plan: &'a Plan, kind: &str, name: &str) -> Option<&'a Step> {
@@ -381,13 +372,8 @@ pub async fn apply(
             let label = find_step(plan, account::KIND, account::NAME)
                 .map_or_else(|| "~ update apigateway account".to_owned(), Step::label);
             let task = ctx.ui.task(label);
-            match account::set(ctx, &arn, Some(&task)).await {
-                Ok(()) => task.done(),
-                Err(err) => {
-                    task.failed(&format!("{err:#}"));
-                    return Err(err);
-                }
-            }
+            let result = account::set(ctx, &arn, Some(&task)).await;
+            finish(task, result)?;
         }
         Ok::<_, anyhow::Error>(())
     };
@@ -849,11 +835,12 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
     Ok(teardown)
 }
 
-pub(crate) fn finish(task: crate::ui::Task, result: Result<()>) -> Result<()> {
+/// Ends `task`'s progress line as done or failed, passing `result` on.
+pub(crate) fn finish<T>(task: crate::ui::Task, result: Result<T>) -> Result<T> {
     match result {
-        Ok(()) => {
+        Ok(value) => {
             task.done();
-            Ok(())
+            Ok(value)
         }
         Err(err) => {
             task.failed(&format!("{err:#}"));
