@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::aws::Clients;
-use crate::cli::{Cli, Command, DevArgs, GlobalArgs, InitArgs, StatusArgs, UpArgs};
+use crate::cli::{Cli, Command, DevArgs, GlobalArgs, InitArgs, LogsArgs, StatusArgs, UpArgs};
 use crate::config::{Config, Overrides};
 use crate::lock::StackLock;
 use crate::plan::Plan;
@@ -42,6 +42,7 @@ pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
         Command::Plan => plan(&cli.global, ui).await,
         Command::Dev(args) => dev(&cli.global, &args, ui).await,
         Command::Package(args) => package(&cli.global, &args, ui).await,
+        Command::Logs(args) => logs(&cli.global, &args, ui).await,
         Command::Init(args) => init(&cli.global, &args, ui),
     }
 }
@@ -75,20 +76,39 @@ async fn observe_and_plan(
     options: &stack::Options,
 ) -> Result<(Observed, Desired, Plan)> {
     let observed = stack::observe(ctx, config).await?;
+    plan_for(ctx, config, observed, options)
+}
+
+fn plan_for(
+    ctx: &Ctx,
+    config: &Config,
+    observed: Observed,
+    options: &stack::Options,
+) -> Result<(Observed, Desired, Plan)> {
     let desired = stack::desired(config, &observed, options)?;
     let plan = stack::plan(ctx, config, &observed, &desired)?;
     Ok((observed, desired, plan))
 }
 
-/// Options for `plan` and `status`, which change nothing.
-async fn read_only_options(global: &GlobalArgs, config: &Config) -> Result<stack::Options> {
-    Ok(stack::Options {
-        code: handler_code(config, global.handler_zip.as_deref()).await?,
-        ..stack::Options::default()
-    })
+/// The first observation of a command, with the handler package resolved alongside it: the
+/// embedded package costs nothing, and a prebuilt zip is read and checked while AWS answers.
+async fn observe_with_code(
+    ctx: &Ctx,
+    config: &Config,
+    global: &GlobalArgs,
+    options: stack::Options,
+) -> Result<(Observed, Desired, Plan, stack::Options)> {
+    let (observed, code) = tokio::try_join!(
+        stack::observe(ctx, config),
+        handler_code(config, global.handler_zip.as_deref())
+    )?;
+    let options = stack::Options { code, ..options };
+    let (observed, desired, plan) = plan_for(ctx, config, observed, &options)?;
+    Ok((observed, desired, plan, options))
 }
 
-/// The handler package (for the Lambda backend): built, or the prebuilt zip.
+/// The handler package (for the Lambda backend): the prebuilt zip, or the one built into
+/// chatctl.
 async fn handler_code(
     config: &Config,
     handler_zip: Option<&std::path::Path>,
@@ -97,19 +117,9 @@ async fn handler_code(
         return Ok(None);
     };
     let prebuilt = handler_zip.or(settings.zip.as_deref());
-    let root = match prebuilt {
-        Some(_) => std::path::PathBuf::from("."),
-        None => crate::package::locate_workspace_root()?,
-    };
-    let package = crate::package::build(
-        &root,
-        settings.architecture,
-        prebuilt,
-        crate::package::BuildProfile::Release,
-    )
-    .await?;
+    let package = crate::package::resolve(settings.architecture, prebuilt).await?;
     Ok(Some(crate::resources::function::Code {
-        sha256: package.sha256_base64.clone(),
+        sha256: package.sha256_base64,
         zip: package.bytes,
     }))
 }
@@ -131,9 +141,10 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         take_over_cloudwatch_role: args.own_cloudwatch_role,
         rotate_secret: args.rotate_secret,
         require_secret: true,
-        code: handler_code(&config, global.handler_zip.as_deref()).await?,
+        code: None,
     };
-    let (observed, desired, first_plan) = observe_and_plan(&ctx, &config, &options).await?;
+    let (observed, desired, first_plan, options) =
+        observe_with_code(&ctx, &config, global, options).await?;
     if !first_plan.has_changes() {
         // A no-op run takes no lock and makes no write.
         let outputs = current_outputs(&config, &observed);
@@ -238,8 +249,8 @@ fn report_up(
 
 async fn plan(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let options = read_only_options(global, &config).await?;
-    let (_, _, plan) = observe_and_plan(&ctx, &config, &options).await?;
+    let (_, _, plan, _) =
+        observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
     ui.result(&plan.to_string(), &plan);
     Ok(if plan.has_changes() {
         Outcome::Changes
@@ -311,6 +322,7 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
         frontend_dir: args.frontend_dir.clone(),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connection: Duration::from_secs(args.max_connection),
+        log_dir: (!args.no_log_files).then(|| args.log_dir.clone()),
         ..defaults
     };
     let server = crate::dev::start(options).await?;
@@ -329,13 +341,13 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
 /// `chatctl package`: the handler zip that `up` deploys, without AWS.
 async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -> Result<Outcome> {
     use crate::config::{Architecture, Backend};
-    use crate::package::{self, BuildProfile, Linkage, PackageSource};
-    // The file is optional: without it, the default x86_64 package is built.
+    use crate::package::{self, Linkage, PackageSource};
+    // The file is optional: without it, the default x86_64 package is shown.
     let lambda = if global.config.exists() {
         match load_config_without_region(global)?.backend {
             Backend::Lambda(settings) => Some(settings),
             Backend::Http { .. } => {
-                ui.warn("backend.kind = \"http\": `chatctl up` deploys no Lambda function; packaging for x86_64 anyway");
+                ui.warn("backend.kind = \"http\": `chatctl up` deploys no Lambda function; showing the x86_64 package anyway");
                 None
             }
         }
@@ -349,19 +361,17 @@ async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -
         .handler_zip
         .clone()
         .or_else(|| lambda.and_then(|settings| settings.zip));
-    let root = match prebuilt {
-        Some(_) => std::path::PathBuf::from("."),
-        None => package::locate_workspace_root()?,
-    };
-    let mut package =
-        package::build(&root, arch, prebuilt.as_deref(), BuildProfile::Release).await?;
+    let mut package = package::resolve(arch, prebuilt.as_deref()).await?;
     if let Some(out) = &args.out {
         package.write_to(out)?;
-        package.path.clone_from(out);
+        package.path = Some(out.clone());
     }
     let origin = match &package.source {
-        PackageSource::Built { binary } => format!("built from {}", binary.display()),
+        PackageSource::Embedded { profile } => {
+            format!("built into chatctl ({profile} profile)")
+        }
         PackageSource::Prebuilt { zip } => format!("prebuilt {}", zip.display()),
+        PackageSource::Built { binary } => format!("built from {}", binary.display()),
     };
     let linkage = match (package.binary.linkage, &package.binary.glibc) {
         (Linkage::Static, _) => "static".to_owned(),
@@ -374,11 +384,15 @@ async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -
     };
     #[allow(clippy::cast_precision_loss)] // a zip is at most 50 MiB
     let mib = package.size as f64 / (1024.0 * 1024.0);
+    let zip_line = package
+        .path
+        .as_ref()
+        .map(|path| format!("\n  zip         {}", path.display()))
+        .unwrap_or_default();
     ui.result(
         &format!(
-            "bootstrap for {}, {origin}\n  zip         {}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}\n  linking     {linkage}",
+            "bootstrap for {}, {origin}{zip_line}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}\n  linking     {linkage}",
             arch.as_str(),
-            package.path.display(),
             package.size,
             package.sha256_hex,
             package.sha256_base64
@@ -405,8 +419,8 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         return Ok(Outcome::Success);
     }
     let (config, ctx) = context(global, ui).await?;
-    let options = read_only_options(global, &config).await?;
-    let (observed, _, plan) = observe_and_plan(&ctx, &config, &options).await?;
+    let (observed, _, plan, _) =
+        observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
     let resources = stack::statuses(&plan);
     let outputs = observed
         .apis
@@ -575,6 +589,36 @@ fn confirm_down(global: &GlobalArgs, ui: &Ui, preview: &Plan) -> Result<()> {
     } else {
         bail!("cancelled: nothing was deleted")
     }
+}
+
+/// `chatctl logs`: the stack's logs from CloudWatch Logs, or `chatctl dev`'s with `--dev`.
+async fn logs(global: &GlobalArgs, args: &LogsArgs, ui: &Ui) -> Result<Outcome> {
+    let options = crate::logs::Options {
+        since: args.since,
+        follow: args.follow,
+        connection: args.connection.clone(),
+        sources: args.source.clone(),
+    };
+    if args.dev {
+        let stage = dev_stage(global)?;
+        crate::logs::show_local(args.log_dir.clone(), &stage, &options, ui).await?;
+    } else {
+        let (config, ctx) = context(global, ui).await?;
+        crate::logs::show(&ctx, &config, &options, ui).await?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The stage `chatctl dev` serves: --stage, else chatctl.toml's (when there is one), else dev.
+fn dev_stage(global: &GlobalArgs) -> Result<String> {
+    if let Some(stage) = &global.stage {
+        return Ok(stage.clone());
+    }
+    Ok(if global.config.exists() {
+        load_config_without_region(global)?.stage
+    } else {
+        crate::dev::DevOptions::default().stage
+    })
 }
 
 /// `chatctl init`: a commented configuration and the reference web app; no AWS access.

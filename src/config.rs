@@ -131,21 +131,8 @@ pub struct LambdaBackend {
     pub zip: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    X86_64,
-    Arm64,
-}
-
-impl Architecture {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
-}
+/// Lambda's instruction set; the type lives with the package checks, which build.rs shares.
+pub use crate::package::Architecture;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Frontend {

@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::path::Path;
-
 use chatctl::config::Architecture;
-use chatctl::package::{self, BuildProfile};
+use chatctl::package;
 use support::{Emulator, Project, REGION};
 
 const LAMBDA_TOML: &str = r#"
@@ -23,15 +21,10 @@ timeout_s = 12
 zip = "handler.zip"
 "#;
 
-/// The handler's debug build, zipped exactly as `chatctl package` zips it.
-async fn handler_binary() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let package = package::build(root, Architecture::X86_64, None, BuildProfile::Dev)
-        .await
-        .unwrap();
-    let zip = package.bytes;
-    // Read the binary back out of the zip (the build wrote it to target/).
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+/// The `bootstrap` binary of the package built into chatctl.
+fn handler_binary() -> Vec<u8> {
+    let package = package::embedded_package(Architecture::X86_64).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(package.bytes)).unwrap();
     let mut entry = archive.by_name("bootstrap").unwrap();
     let mut binary = Vec::new();
     std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
@@ -46,7 +39,7 @@ fn write_zip(project: &Project, binary: &[u8]) -> String {
 
 #[tokio::test]
 async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
-    let binary = handler_binary().await;
+    let binary = handler_binary();
     let emulator = Emulator::start().await;
     let mut project = Project::new(&emulator, LAMBDA_TOML);
     project.remove_env("CHATCTL_BACKEND_SECRET");
@@ -286,7 +279,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
 
 #[tokio::test]
 async fn the_function_waits_out_iam_propagation() {
-    let binary = handler_binary().await;
+    let binary = handler_binary();
     let emulator = Emulator::start().await;
     emulator
         .fault(serde_json::json!({"role_propagation_s": 2}))

@@ -60,6 +60,7 @@ pub struct Gateway {
     pub max_connection: Duration,
     pub tasks: Tasks,
     pub shutdown: watch::Receiver<bool>,
+    pub access_log: super::access_log::AccessLog,
 }
 
 /// An error frame in API Gateway's shape.
@@ -224,6 +225,16 @@ impl Gateway {
         };
         let mapped = route.evaluate(context);
         let (outcome, latency) = self.integrations.call(&uri, mapped, body).await;
+        self.access_log.write(&super::access_log::Entry {
+            request_id: context.request_id,
+            connection_id: context.connection_id,
+            route_key: context.route_key,
+            event_type: context.event_type,
+            source_ip: context.source_ip,
+            request_time: context.request_time,
+            integration_latency_ms: Some(latency.as_millis()),
+            error: matches!(outcome, Outcome::Failed(_)).then_some("Internal server error"),
+        });
         match &outcome {
             Outcome::Response { status, .. } => tracing::debug!(
                 connection_id = context.connection_id,
@@ -286,6 +297,20 @@ impl Gateway {
         });
     }
 
+    /// The access line of a message the gateway answered itself, with `error`.
+    fn log_refusal(&self, connection: &Connection, request_id: &str, error: &str) {
+        self.access_log.write(&super::access_log::Entry {
+            request_id,
+            connection_id: &connection.id,
+            route_key: "-",
+            event_type: EventType::Message,
+            source_ip: &connection.source_ip,
+            request_time: OffsetDateTime::now_utc(),
+            integration_latency_ms: None,
+            error: Some(error),
+        });
+    }
+
     /// Routes one message and calls its integration; the reply (two-way routes) or an error
     /// frame is queued for the sender.
     async fn handle_message(&self, connection: &Connection, body: Bytes, message_id: String) {
@@ -297,6 +322,7 @@ impl Gateway {
                 request_id,
                 "no route matched and there is no $default route: Forbidden"
             );
+            self.log_refusal(connection, &request_id, "Forbidden");
             connection
                 .send(gateway_error("Forbidden", &connection.id, &request_id))
                 .await;
@@ -409,7 +435,9 @@ async fn serve_connection(
                 connection.touch();
                 if !gateway.throttle.try_acquire() {
                     tracing::info!(connection_id = connection.id, "message throttled");
-                    let frame = gateway_error("Too Many Requests", &connection.id, &new_id());
+                    let request_id = new_id();
+                    gateway.log_refusal(connection, &request_id, "Too Many Requests");
+                    let frame = gateway_error("Too Many Requests", &connection.id, &request_id);
                     if socket.send(frame).await.is_err() {
                         break Ending::Gone;
                     }

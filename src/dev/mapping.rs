@@ -318,7 +318,7 @@ pub fn epoch_millis(at: OffsetDateTime) -> i128 {
 }
 
 /// `$context.requestTime` uses the CLF format: `09/Apr/2015:12:34:56 +0000`.
-fn clf_time(at: OffsetDateTime) -> Option<String> {
+pub(crate) fn clf_time(at: OffsetDateTime) -> Option<String> {
     let format = time::macros::format_description!(
         "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
     );

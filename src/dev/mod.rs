@@ -56,6 +56,7 @@
 //! - Connection and request ids are 11 random bytes in URL-safe base64 (`L0SM9cOFvHcCIhw=`).
 //! - `$context.domainName` is `127.0.0.1:PORT`, `$context.apiId` a random 10-character id.
 
+pub mod access_log;
 mod connections;
 mod gateway;
 mod integration;
@@ -115,6 +116,8 @@ pub struct DevOptions {
     pub idle_timeout: Duration,
     pub max_connection: Duration,
     pub integration_timeout: Duration,
+    /// Where the access log goes (`{dir}/{stage}/access.log`); `None` writes none.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for DevOptions {
@@ -130,6 +133,7 @@ impl Default for DevOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connection: DEFAULT_MAX_CONNECTION,
             integration_timeout: DEFAULT_INTEGRATION_TIMEOUT,
+            log_dir: None,
         }
     }
 }
@@ -195,6 +199,10 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         (format!("http://{backend_addr}"), Some(stop_tx), Some(task))
     };
 
+    let access_log = match &options.log_dir {
+        Some(dir) => access_log::AccessLog::create(dir, &options.stage)?,
+        None => access_log::AccessLog::default(),
+    };
     let (stop, stop_rx) = watch::channel(false);
     let gateway = Arc::new(gateway::Gateway {
         stage: options.stage.clone(),
@@ -209,6 +217,7 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         max_connection: options.max_connection,
         tasks: connections::Tasks::default(),
         shutdown: stop_rx.clone(),
+        access_log,
     });
 
     let files = Arc::new(static_files::StaticFiles {

@@ -42,10 +42,11 @@ pub struct Observed {
     pub environment: BTreeMap<String, String>,
 }
 
-/// The code to deploy: the zip and its base64 SHA-256 (Lambda's CodeSha256).
+/// The code to deploy: the zip and its base64 SHA-256 (Lambda's CodeSha256). Cloning shares
+/// the bytes (the embedded package is never copied unless uploaded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code {
-    pub zip: Vec<u8>,
+    pub zip: bytes::Bytes,
     pub sha256: String,
 }
 
@@ -222,7 +223,7 @@ pub async fn apply(
                 .environment(environment(desired))
                 .code(
                     FunctionCode::builder()
-                        .zip_file(Blob::new(desired.code.zip.clone()))
+                        .zip_file(Blob::new(desired.code.zip.to_vec()))
                         .build(),
                 )
                 .description("chatctl chat backend")
@@ -269,7 +270,7 @@ pub async fn apply(
                 .update_function_code()
                 .function_name(name)
                 .architectures(architecture(desired.settings.architecture))
-                .zip_file(Blob::new(desired.code.zip.clone()))
+                .zip_file(Blob::new(desired.code.zip.to_vec()))
                 .send()
         })
         .await
@@ -344,7 +345,7 @@ mod tests {
                 ),
             ]),
             code: Code {
-                zip: vec![1, 2, 3],
+                zip: bytes::Bytes::from_static(&[1, 2, 3]),
                 sha256: "abc=".into(),
             },
         }

@@ -482,6 +482,46 @@ def logs_groups_and_lock() -> None:
 
 
 @test
+def logs_filter_interleaves_streams_and_pages() -> None:
+    logs = client("logs")
+    group = "/chatctl/chat-dev/access"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="b")
+    logs.create_log_stream(logGroupName=group, logStreamName="a")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="b",
+                        logEvents=[{"timestamp": now + 10, "message": "b1"}, {"timestamp": now + 30, "message": "b2"}])
+    logs.put_log_events(logGroupName=group, logStreamName="a",
+                        logEvents=[{"timestamp": now, "message": "a1"}, {"timestamp": now + 20, "message": "a2"},
+                                   {"timestamp": now + 30, "message": "a3"}])
+    # Always interleaved in time order, as AWS has answered since 2019, whatever `interleaved`
+    # says; equal timestamps in ingestion order (b2 was put before a3).
+    for interleaved in (None, False, True):
+        kwargs = {} if interleaved is None else {"interleaved": interleaved}
+        got = logs.filter_log_events(logGroupName=group, **kwargs)
+        assert [e["message"] for e in got["events"]] == ["a1", "b1", "a2", "b2", "a3"], got["events"]
+        assert "nextToken" not in got or got["nextToken"] is None, got
+    got = logs.filter_log_events(logGroupName=group, startTime=now + 20)
+    assert [e["message"] for e in got["events"]] == ["a2", "b2", "a3"]
+    # Pages: the page_size knob caps them; the token resumes after the last event.
+    control("POST", "/faults", {"page_size": 2})
+    pages, token = [], None
+    while True:
+        page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+        pages.append([e["message"] for e in page["events"]])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert pages == [["a1", "b1"], ["a2", "b2"], ["a3"]], pages
+    got = logs.filter_log_events(logGroupName=group, nextToken="someone-else@1")
+    assert got["events"] == [], got
+    expect_error("ResourceNotFoundException", lambda: logs.filter_log_events(logGroupName="/missing"))
+    # GetLogEvents reads one stream, oldest first from the head.
+    one = logs.get_log_events(logGroupName=group, logStreamName="a", startFromHead=True)
+    assert [e["message"] for e in one["events"]] == ["a1", "a2", "a3"]
+
+
+@test
 def call_log() -> None:
     v2 = client("apigatewayv2")
     api_id = websocket_api()["ApiId"]

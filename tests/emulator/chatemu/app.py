@@ -23,9 +23,11 @@ from urllib.parse import quote
 
 from werkzeug.wsgi import get_input_stream
 
+from . import logs as logs_patch
 from . import motopatch
 
 motopatch.apply()
+logs_patch.apply()
 
 # moto must be imported after the patches (it builds URL tables lazily, but the
 # patch module imports the service modules it changes itself).
@@ -192,7 +194,8 @@ class EmulatorApp:
                 return json_response(200, {"status": "ok"})
             if sub == "/calls":
                 if method == "GET":
-                    return json_response(200, CONTROL.calls_json())
+                    timing = "timing=1" in environ.get("QUERY_STRING", "").split("&")
+                    return json_response(200, CONTROL.calls_json(timing))
                 if method == "DELETE":
                     CONTROL.clear_calls()
                     return json_response(204, None)
@@ -254,7 +257,7 @@ class EmulatorApp:
         else:
             with STATE_LOCK:
                 resp = GITHUB.handle(method, sub, environ.get("QUERY_STRING", ""), headers, body, base)
-        entry.status = resp[0]
+        entry.finish(resp[0])
         return resp
 
     # --- AWS --------------------------------------------------------------------------
@@ -279,7 +282,7 @@ class EmulatorApp:
         else:
             with STATE_LOCK:
                 resp = self.dispatch(service, operation, region, environ, method, raw_path, query, body)
-        entry.status = resp[0]
+        entry.finish(resp[0])
         return resp
 
     def dispatch(self, service: str, operation: str, region: str, environ: dict[str, Any],

@@ -61,14 +61,25 @@ class CallEntry:
     operation: str
     write: bool
     status: int | None = None
+    # Monotonic seconds: arrival (before injected latency) and answer.
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def finish(self, status: int) -> None:
+        self.status = status
+        self.ended = time.monotonic()
+
+    def to_json(self, timing: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "service": self.service,
             "operation": self.operation,
             "write": self.write,
             "status": self.status,
         }
+        if timing:
+            out["started_ms"] = round(self.started * 1000, 3)
+            out["ended_ms"] = None if self.ended is None else round(self.ended * 1000, 3)
+        return out
 
 
 @dataclass
@@ -97,9 +108,9 @@ class Control:
             self.calls.append(entry)
         return entry
 
-    def calls_json(self) -> list[dict[str, Any]]:
+    def calls_json(self, timing: bool = False) -> list[dict[str, Any]]:
         with self.lock:
-            return [c.to_json() for c in self.calls]
+            return [c.to_json(timing) for c in self.calls]
 
     def clear_calls(self) -> None:
         with self.lock:
