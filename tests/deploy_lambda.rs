@@ -282,11 +282,13 @@ async fn the_function_waits_out_iam_propagation() {
     let binary = handler_binary();
     let emulator = Emulator::start().await;
     emulator
-        .fault(serde_json::json!({"role_propagation_s": 2}))
+        // Longer than uploading the package takes on a busy machine, so the first
+        // CreateFunction always meets a role that is not usable yet.
+        .fault(serde_json::json!({"role_propagation_s": 8}))
         .await;
     let mut project = Project::new(&emulator, LAMBDA_TOML);
     project.remove_env("CHATCTL_BACKEND_SECRET");
-    // Real propagation windows: the test needs the retries to outlast 2 s.
+    // Real propagation windows: the test needs the retries to outlast 8 s.
     project.set_env("CHATCTL_RETRY_SCALE", "0.2");
     write_zip(&project, &binary);
     let up = project.run(&["up"]).await;
