@@ -139,7 +139,6 @@ async fn listen_mode_serves_the_contract() {
         !log.contains(SECRET),
         "the secret leaked into the log:\n{log}"
     );
-
 }
 
 #[tokio::test]

@@ -53,24 +53,34 @@ pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
     serde_json::from_str(&text).context("backend policy template is not valid JSON")
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+/// Reads the role and its inline policy. `expected`: the role should exist (Lambda backend), so
+/// both are read at once; otherwise (another backend kind, where it usually doesn't) the policy
+/// is read only when the role exists, and a no-op run spends one read here, not two.
+pub async fn observe(ctx: &Ctx, expected: bool) -> Result<Option<Observed>> {
     let iam = &ctx.aws.iam;
     let name = &ctx.names.backend_role;
-    // The policy is read only when the role exists (with another backend kind it usually
-    // doesn't, and a no-op run then spends one read here, not two).
-    let role = iam.get_role().role_name(name).send().await;
+    let read_policy = || {
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(&ctx.names.backend_policy)
+            .send()
+    };
+    let (role, early_policy) = if expected {
+        let (role, policy) = tokio::join!(iam.get_role().role_name(name).send(), read_policy());
+        (role, Some(policy))
+    } else {
+        (iam.get_role().role_name(name).send().await, None)
+    };
     let Some(role) = absent_if(role, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
         .and_then(|r| r.role)
     else {
         return Ok(None);
     };
-    let policy = iam
-        .get_role_policy()
-        .role_name(name)
-        .policy_name(&ctx.names.backend_policy)
-        .send()
-        .await;
+    let policy = match early_policy {
+        Some(policy) => policy,
+        None => read_policy().await,
+    };
     let policy = absent_if(policy, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading the inline policy of {name}"), &e))?
         .and_then(|p| serde_json::from_str(&percent_decode(p.policy_document())).ok());

@@ -61,18 +61,26 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
             .map_err(|e| aws_error("reading the AWS account id", &e))?;
         Ok::<_, anyhow::Error>(identity.account)
     };
+    // With the Lambda backend the function, its URL and permissions are read at once (all by
+    // name); otherwise the URL only when a leftover function exists.
     let function_and_url = async {
+        if lambda_backend {
+            let (function, url) =
+                tokio::try_join!(function::observe(ctx), function_url::observe(ctx))?;
+            let url = function.as_ref().map(|_| url);
+            return Ok::<_, anyhow::Error>((function, url));
+        }
         let function = function::observe(ctx).await?;
         let url = match &function {
             Some(_) => Some(function_url::observe(ctx).await?),
             None => None,
         };
-        Ok::<_, anyhow::Error>((function, url))
+        Ok((function, url))
     };
     let (account_id, table, role, (function, url)) = tokio::try_join!(
         account,
         table::observe(ctx),
-        backend_role::observe(ctx),
+        backend_role::observe(ctx, lambda_backend),
         function_and_url
     )?;
     Ok(Observed {
@@ -300,25 +308,37 @@ pub fn teardown_steps(ctx: &Ctx, observed: &Observed) -> Vec<Step> {
 /// Deletes the backend: function and table concurrently, then the role the function used.
 pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
     let function_chain = async {
+        let log_group = crate::logs::function_log_group(&ctx.names);
         if observed.function.is_some() {
             let name = &ctx.names.function;
-            step(ctx, format!("- delete  lambda function {name}"), async {
-                function::delete(ctx).await?;
-                // Lambda creates this log group on first invocation, for the stack.
-                crate::resources::access_log_group::delete(ctx, &format!("/aws/lambda/{name}"))
-                    .await
-            })
-            .await?;
-        }
-        if observed.role.is_some() {
-            let name = &ctx.names.backend_role;
             step(
                 ctx,
-                format!("- delete  iam role {name}"),
-                backend_role::delete(ctx),
+                format!("- delete  lambda function {name}"),
+                function::delete(ctx),
             )
             .await?;
         }
+        // Once the function is gone its role and its log group (which Lambda creates on the
+        // first invocation, for the stack) go together.
+        let role = async {
+            if observed.role.is_some() {
+                let name = &ctx.names.backend_role;
+                step(
+                    ctx,
+                    format!("- delete  iam role {name}"),
+                    backend_role::delete(ctx),
+                )
+                .await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        let logs = async {
+            if observed.function.is_some() {
+                crate::resources::access_log_group::delete(ctx, &log_group).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        tokio::try_join!(role, logs)?;
         Ok::<_, anyhow::Error>(())
     };
     let table_chain = async {

@@ -58,41 +58,49 @@ impl Observed {
     }
 }
 
-/// Reads everything of the stack.
+/// Reads everything of the stack. Each read starts as soon as what it needs is known: the
+/// API's children right after GetApis, the foreign role right after GetAccount, everything
+/// else at once, so the longest chain is GetApis → GetRoutes → GetRouteResponses.
 pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
     let lambda_backend = matches!(config.backend, Backend::Lambda(_));
-    let (account, logs_role, apis, access_log_group, backend, amplify) = tokio::try_join!(
-        account::observe(ctx),
+    let account_and_foreign = async {
+        let account = account::observe(ctx).await?;
+        let foreign = match account
+            .foreign_role(&ctx.names.logs_role)
+            .and_then(logs_role::role_name_of)
+        {
+            Some(name) => logs_role::observe(ctx, name).await?,
+            None => None,
+        };
+        Ok::<_, anyhow::Error>((account, foreign))
+    };
+    let apis_and_children = async {
+        let apis = api::observe(ctx).await?;
+        let (integrations, routes, stage) = match apis.primary() {
+            Some(primary) => tokio::try_join!(
+                integrations::observe(ctx, &primary.id),
+                routes::observe(ctx, &primary.id),
+                stage::observe(ctx, &primary.id, &ctx.stage),
+            )?,
+            None => (Vec::new(), Vec::new(), None),
+        };
+        Ok::<_, anyhow::Error>((apis, integrations, routes, stage))
+    };
+    let (
+        (account, foreign),
+        logs_role,
+        (apis, integrations, routes, stage),
+        access_log_group,
+        backend,
+        amplify,
+    ) = tokio::try_join!(
+        account_and_foreign,
         logs_role::observe(ctx, &ctx.names.logs_role),
-        api::observe(ctx),
+        apis_and_children,
         access_log_group::observe(ctx),
         backend::observe(ctx, lambda_backend),
         amplify::observe(ctx, config.frontend.as_ref()),
     )?;
-    let foreign_role = account
-        .foreign_role(&ctx.names.logs_role)
-        .and_then(logs_role::role_name_of)
-        .map(str::to_owned);
-    let foreign_check = async {
-        match foreign_role {
-            Some(name) => Ok::<_, anyhow::Error>(logs_role::observe(ctx, &name).await?),
-            None => Ok(None),
-        }
-    };
-    let children = async {
-        match apis.primary() {
-            Some(primary) => {
-                let (integrations, routes, stage) = tokio::try_join!(
-                    integrations::observe(ctx, &primary.id),
-                    routes::observe(ctx, &primary.id),
-                    stage::observe(ctx, &primary.id, &ctx.stage),
-                )?;
-                Ok::<_, anyhow::Error>((integrations, routes, stage))
-            }
-            None => Ok((Vec::new(), Vec::new(), None)),
-        }
-    };
-    let (foreign, (integrations, routes, stage)) = tokio::try_join!(foreign_check, children)?;
     let foreign_role_works = account
         .foreign_role(&ctx.names.logs_role)
         .map(|_| foreign.as_ref().is_some_and(|r| r.trusts_apigateway));
