@@ -138,20 +138,16 @@ async fn a_copied_binary_deploys_without_a_toolchain_and_status_starts_no_proces
             && !home.join(".cargo").exists()
             && !home.join(".rustup").exists()
     );
-    let env: Vec<(String, String)> = [
-        ("PATH", empty_path.to_str().unwrap()),
-        ("HOME", home.to_str().unwrap()),
-        ("AWS_ENDPOINT_URL", emulator.url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ("CHATCTL_RETRY_SCALE", "0.05"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let mut env = emulator.client_env();
+    env.extend(
+        [
+            ("PATH", empty_path.to_str().unwrap()),
+            ("HOME", home.to_str().unwrap()),
+            ("CHATCTL_RETRY_SCALE", "0.05"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
 
     // The package it carries, written out.
     let package = run(
@@ -185,14 +181,11 @@ async fn a_copied_binary_deploys_without_a_toolchain_and_status_starts_no_proces
     .expect("up took more than 3 minutes")
     .unwrap();
     assert_ok("chatctl up", &up);
-    let deployed = aws_sdk_lambda::Client::new(&emulator.sdk_config())
-        .get_function()
-        .function_name("chat-dev-backend")
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        deployed.configuration().unwrap().code_sha256(),
+        emulator
+            .deployed_code_sha("chat-dev-backend")
+            .await
+            .as_deref(),
         package["sha256_base64"].as_str(),
         "the deployed code is the package `chatctl package --out` writes"
     );

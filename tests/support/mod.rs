@@ -183,6 +183,35 @@ impl Emulator {
         apis[0].api_id().expect("api id").to_owned()
     }
 
+    /// The environment that points an AWS client (chatctl) at the emulator, and at nothing
+    /// of this machine's AWS configuration.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// The CodeSha256 Lambda reports for `function`.
+    pub async fn deployed_code_sha(&self, function: &str) -> Option<String> {
+        aws_sdk_lambda::Client::new(&self.sdk_config())
+            .get_function()
+            .function_name(function)
+            .send()
+            .await
+            .expect("GetFunction")
+            .configuration()
+            .and_then(|c| c.code_sha256())
+            .map(str::to_owned)
+    }
+
     pub fn stop_on_drop(&mut self) -> &mut Child {
         &mut self.child
     }
@@ -239,20 +268,16 @@ impl Project {
     pub fn new(emulator: &Emulator, config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("chatctl.toml"), config).expect("write chatctl.toml");
-        let env = [
-            ("AWS_ENDPOINT_URL", emulator.url.as_str()),
-            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-            ("CHATCTL_BACKEND_SECRET", SECRET),
-            // Retry windows shrink 20-fold so a fault that never clears fails in seconds.
-            ("CHATCTL_RETRY_SCALE", "0.05"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let mut env = emulator.client_env();
+        env.extend(
+            [
+                ("CHATCTL_BACKEND_SECRET", SECRET),
+                // Retry windows shrink 20-fold so a fault that never clears fails in seconds.
+                ("CHATCTL_RETRY_SCALE", "0.05"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         Self { dir, env }
     }
 
