@@ -1,8 +1,9 @@
 //! chatctl on its own: the binary copied into an empty directory, run with a PATH that has no
 //! cargo and a HOME with no Rust toolchain, deploys the default stack (Lambda backend) to the
 //! emulator with the package it carries; the deployed CodeSha256 is that of
-//! `chatctl package --out`; and `status` afterwards starts no process at all (proved with
-//! strace, following every thread: no fork, vfork or non-thread clone, one execve — its own).
+//! `chatctl package --out`; and `status`, `plan` and a no-op `up` afterwards start no process
+//! at all (proved with strace, following every thread: no fork, vfork or non-thread clone, one
+//! execve — its own).
 //!
 //! The binary under test is `CHATCTL_STANDALONE_BIN` (scripts/test builds and passes the
 //! release binary), else the debug one this test was built with.
@@ -116,7 +117,7 @@ fn assert_ok(what: &str, output: &std::process::Output) {
 }
 
 #[tokio::test]
-async fn a_copied_binary_deploys_without_a_toolchain_and_status_starts_no_process() {
+async fn a_copied_binary_deploys_without_a_toolchain_and_then_starts_no_process() {
     let original = binary_under_test();
     eprintln!("binary under test: {}", original.display());
     let emulator = Emulator::start().await;
@@ -190,31 +191,33 @@ async fn a_copied_binary_deploys_without_a_toolchain_and_status_starts_no_proces
         "the deployed code is the package `chatctl package --out` writes"
     );
 
-    // status: in sync, and not a single process started.
-    let (status, trace) = tokio::task::spawn_blocking({
-        let (chatctl, project, env) = (chatctl.clone(), project.clone(), env.clone());
-        move || traced(&chatctl, &["status"], &project, &env)
-    })
-    .await
-    .unwrap();
-    assert_ok("chatctl status", &status);
-    assert_eq!(
-        trace.execs.len(),
-        1,
-        "only chatctl itself is executed: {:?}",
-        trace.execs
-    );
-    assert!(trace.execs[0].contains("chatctl"), "{:?}", trace.execs);
-    assert!(
-        trace.spawns.is_empty(),
-        "status started processes: {:?}",
-        trace.spawns
-    );
-    // strace did follow the process: its runtime's threads are in the trace.
-    assert!(
-        trace.threads > 0,
-        "no thread of chatctl was traced: {trace:?}"
-    );
+    // status, plan and a second (no-op) up: in sync, and not a single process started.
+    for command in ["status", "plan", "up"] {
+        let (output, trace) = tokio::task::spawn_blocking({
+            let (chatctl, project, env) = (chatctl.clone(), project.clone(), env.clone());
+            move || traced(&chatctl, &[command], &project, &env)
+        })
+        .await
+        .unwrap();
+        assert_ok(&format!("chatctl {command}"), &output);
+        assert_eq!(
+            trace.execs.len(),
+            1,
+            "{command}: only chatctl itself is executed: {:?}",
+            trace.execs
+        );
+        assert!(trace.execs[0].contains("chatctl"), "{:?}", trace.execs);
+        assert!(
+            trace.spawns.is_empty(),
+            "{command} started processes: {:?}",
+            trace.spawns
+        );
+        // strace did follow the process: its runtime's threads are in the trace.
+        assert!(
+            trace.threads > 0,
+            "no thread of chatctl was traced: {trace:?}"
+        );
+    }
 
     // The same check catches a program that does start one.
     let (_, control) = traced(
