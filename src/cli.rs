@@ -61,6 +61,17 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
+/// Upper bounds of the second counts a user gives: a day for `dev`'s connection limits (API
+/// Gateway's are 10 minutes and 2 hours), an hour for a probe.
+pub const MAX_DEV_SECONDS: u64 = 86_400;
+pub const MAX_PROBE_SECONDS: u64 = 3_600;
+
+/// A whole number of seconds from 1 to `max`; clap names the flag and the range when
+/// another value is given.
+fn seconds(max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=max)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -145,11 +156,11 @@ pub struct DevArgs {
     /// Serve the web app from this directory instead of the built-in reference app.
     #[arg(long, value_name = "DIR")]
     pub frontend_dir: Option<PathBuf>,
-    /// Close connections idle this many seconds (API Gateway: 600).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    /// Close connections idle this many seconds (API Gateway: 600; 1 to 86400).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub idle_timeout: u64,
-    /// Close connections older than this many seconds (API Gateway: 7200).
-    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    /// Close connections older than this many seconds (API Gateway: 7200; 1 to 86400).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub max_connection: u64,
 }
 
@@ -178,7 +189,7 @@ pub struct StatusArgs {
     /// the deployed stack; no AWS access is needed.
     #[arg(long, value_name = "URL", requires = "probe")]
     pub url: Option<String>,
-    /// Give up on the probe after this many seconds.
-    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    /// Give up on the probe after this many seconds (1 to 3600).
+    #[arg(long, default_value_t = 15, value_name = "SECONDS", value_parser = seconds(MAX_PROBE_SECONDS))]
     pub probe_timeout: u64,
 }

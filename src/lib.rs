@@ -12,6 +12,7 @@ pub mod github;
 pub mod init;
 pub mod lock;
 pub mod logging;
+pub mod ownership;
 pub mod package;
 pub mod plan;
 pub mod probe;

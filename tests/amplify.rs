@@ -169,7 +169,7 @@ fn ctx(emulator: &Emulator, stack: &str) -> Ctx {
     Ctx {
         aws: Clients::from_config(&emulator.sdk_config(), REGION),
         ui: Ui::plain(OutputFormat::Text),
-        names: Names::new(stack),
+        names: Names::new(stack, REGION),
         stage: "dev".to_owned(),
     }
 }

@@ -29,7 +29,7 @@ async fn assert_stack_complete(emulator: &Emulator) {
     let iam = emulator.iam();
     let role = iam
         .get_role()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-eu-west-1-apigw-logs")
         .send()
         .await
         .unwrap()
@@ -37,7 +37,7 @@ async fn assert_stack_complete(emulator: &Emulator) {
         .unwrap();
     let attached = iam
         .list_attached_role_policies()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-eu-west-1-apigw-logs")
         .send()
         .await
         .unwrap();
@@ -326,7 +326,7 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
         emulator
             .iam()
             .get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
@@ -407,7 +407,7 @@ async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err(),
@@ -445,7 +445,10 @@ async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() 
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     project.run(&["up"]).await.assert_code(0);
     let ours = account_role(&emulator).await.unwrap();
-    assert!(ours.ends_with("role/chat-dev-apigw-logs"), "{ours}");
+    assert!(
+        ours.ends_with("role/chat-dev-eu-west-1-apigw-logs"),
+        "{ours}"
+    );
 
     // The owner repairs their role; down points the setting back at it.
     iam.update_assume_role_policy()
@@ -461,7 +464,7 @@ async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() 
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
@@ -482,7 +485,7 @@ async fn a_replaced_role_that_is_still_broken_is_not_restored() {
     // Record it as the setting chatctl replaced, as a first `up` would have.
     project.run(&["up"]).await.assert_code(0);
     iam.tag_role()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-eu-west-1-apigw-logs")
         .tags(
             aws_sdk_iam::types::Tag::builder()
                 .key("chatctl:previous-cloudwatch-role")
@@ -627,7 +630,10 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     );
     first.run(&["up"]).await.assert_code(0);
     let role = account_role(&emulator).await.unwrap();
-    assert!(role.ends_with("role/chat-dev-apigw-logs"), "{role}");
+    assert!(
+        role.ends_with("role/chat-dev-eu-west-1-apigw-logs"),
+        "{role}"
+    );
     // The second stack logs through the first stack's working role: it creates none.
     second.run(&["up"]).await.assert_code(0);
     assert_eq!(
@@ -637,7 +643,7 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     let iam = emulator.iam();
     assert!(
         iam.get_role()
-            .role_name("other-dev-apigw-logs")
+            .role_name("other-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
@@ -653,7 +659,7 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_ok()
@@ -664,7 +670,7 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     assert_eq!(account_role(&emulator).await, None);
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()

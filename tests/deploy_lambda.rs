@@ -4,45 +4,7 @@
 
 mod support;
 
-use std::path::Path;
-
-use chatctl::config::Architecture;
-use chatctl::package::{self, BuildProfile};
-use support::{Emulator, Project, REGION};
-
-const LAMBDA_TOML: &str = r#"
-[app]
-name = "chat"
-stage = "dev"
-region = "eu-west-1"
-
-[backend]
-kind = "lambda"
-memory_mb = 256
-timeout_s = 12
-zip = "handler.zip"
-"#;
-
-/// The handler's debug build, zipped exactly as `chatctl package` zips it.
-async fn handler_binary() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let package = package::build(root, Architecture::X86_64, None, BuildProfile::Dev)
-        .await
-        .unwrap();
-    let zip = package.bytes;
-    // Read the binary back out of the zip (the build wrote it to target/).
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
-    let mut entry = archive.by_name("bootstrap").unwrap();
-    let mut binary = Vec::new();
-    std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
-    binary
-}
-
-fn write_zip(project: &Project, binary: &[u8]) -> String {
-    let zip = package::zip_bootstrap(binary).unwrap();
-    std::fs::write(project.path().join("handler.zip"), &zip).unwrap();
-    package::code_sha256(&zip)
-}
+use support::{Emulator, LAMBDA_TOML, Project, REGION, handler_binary, write_zip};
 
 #[tokio::test]
 async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
@@ -88,7 +50,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     // Role and policy: no wildcard action; ManageConnections on this API and stage only.
     let role = iam
         .get_role()
-        .role_name("chat-dev-backend")
+        .role_name("chat-dev-eu-west-1-backend")
         .send()
         .await
         .unwrap()
@@ -96,7 +58,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
         .unwrap();
     let policy = iam
         .get_role_policy()
-        .role_name("chat-dev-backend")
+        .role_name("chat-dev-eu-west-1-backend")
         .policy_name("chat-dev-backend")
         .send()
         .await
@@ -265,14 +227,14 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-backend")
+            .role_name("chat-dev-eu-west-1-backend")
             .send()
             .await
             .is_err()
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()

@@ -2203,7 +2203,7 @@ mod tests {
 
     fn static_desired() -> Desired {
         desired(
-            &Names::new("chat-dev"),
+            &Names::new("chat-dev", "eu-west-1"),
             &frontend(Framework::Static, Platform::Web),
             Some(URL),
         )
@@ -2240,7 +2240,7 @@ mod tests {
     #[test]
     fn a_fresh_stack_creates_app_branch_and_build() {
         let desired = desired(
-            &Names::new("chat-dev"),
+            &Names::new("chat-dev", "eu-west-1"),
             &frontend(Framework::Static, Platform::Web),
             None,
         );

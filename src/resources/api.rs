@@ -109,6 +109,7 @@ pub fn plan(ctx: &Ctx, inventory: &Inventory) -> Vec<Step> {
     steps.extend(inventory.duplicates().iter().map(|dup| {
         Step::new(KIND, format!("{} ({})", dup.name, dup.id), Action::Delete)
             .with_note("duplicate tagged for this stack")
+            .as_leftover()
     }));
     steps
 }

@@ -4,10 +4,9 @@
 //! `execute-api:ManageConnections` on this API and stage only.
 
 use anyhow::{Context, Result};
-use aws_sdk_iam::types::Tag;
 
 use super::{Ctx, absent_if, aws_error, percent_decode};
-use crate::config::STACK_TAG;
+use crate::ownership::{Claim, Found};
 use crate::plan::{Action, FieldChange, Step};
 
 pub const ROLE_KIND: &str = "iam role";
@@ -17,10 +16,26 @@ const POLICY_TEMPLATE: &str = include_str!("../../templates/policies/backend-pol
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
+    /// The role's name: the stack's region-scoped name, or the name of a role an earlier
+    /// chatctl created before names carried the region (adopted, docs/decisions.md).
+    pub name: String,
     pub arn: String,
     pub trusts_lambda: bool,
+    /// What the role's tags say (GetRole returns them).
+    pub claim: Claim,
     /// The inline policy, parsed; `None` when missing.
     pub policy: Option<serde_json::Value>,
+}
+
+impl Observed {
+    /// The region the inline policy grants access in (the region of its table ARN): the
+    /// region whose stack this role serves. `None` without a policy.
+    pub fn policy_region(&self) -> Option<String> {
+        let text = self.policy.as_ref()?.to_string();
+        let start = text.find(":dynamodb:")? + ":dynamodb:".len();
+        let region: String = text[start..].chars().take_while(|c| *c != ':').collect();
+        (!region.is_empty()).then_some(region)
+    }
 }
 
 /// What the policy is rendered from.
@@ -53,18 +68,30 @@ pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
     serde_json::from_str(&text).context("backend policy template is not valid JSON")
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+/// Reads the role `name` with its tags; its inline policy is read only when the role is
+/// ours (with another backend kind it usually doesn't exist, and a no-op run then spends
+/// one read here, not two).
+pub async fn observe(ctx: &Ctx, name: &str) -> Result<Found<Observed>> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.names.backend_role;
-    // The policy is read only when the role exists (with another backend kind it usually
-    // doesn't, and a no-op run then spends one read here, not two).
     let role = iam.get_role().role_name(name).send().await;
     let Some(role) = absent_if(role, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
         .and_then(|r| r.role)
     else {
-        return Ok(None);
+        return Ok(Found::Absent);
     };
+    let claim = Claim::of(&ctx.names, role.tags().iter().map(|t| (t.key(), t.value())));
+    // IAM is global: only a role tagged for this stack *and region* is ours outright. A
+    // role tagged for the stack alone was made before names carried the region; the caller
+    // adopts it only for the region its function runs in (stack::backend).
+    if !matches!(claim, Claim::Ours | Claim::Unscoped) {
+        return Ok(Found::Foreign(crate::ownership::Foreign::new(
+            ROLE_KIND,
+            name,
+            role.arn(),
+            &claim,
+        )));
+    }
     let policy = iam
         .get_role_policy()
         .role_name(name)
@@ -78,9 +105,11 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
         .assume_role_policy_document()
         .map(percent_decode)
         .unwrap_or_default();
-    Ok(Some(Observed {
+    Ok(Found::Ours(Observed {
+        name: name.to_owned(),
         arn: role.arn().to_owned(),
         trusts_lambda: trust.contains("lambda.amazonaws.com"),
+        claim,
         policy,
     }))
 }
@@ -91,7 +120,7 @@ pub fn plan(
     observed: Option<&Observed>,
     wanted_policy: Option<&serde_json::Value>,
 ) -> Vec<Step> {
-    let role = ctx.names.backend_role.clone();
+    let role = observed.map_or_else(|| ctx.names.backend_role.clone(), |r| r.name.clone());
     let policy = ctx.names.backend_policy.clone();
     let Some(existing) = observed else {
         return vec![
@@ -140,7 +169,7 @@ pub fn plan(
 /// Creates or repairs the role (not the policy); returns its ARN.
 pub async fn apply_role(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.names.backend_role;
+    let name = observed.map_or(&ctx.names.backend_role, |r| &r.name);
     if let Some(existing) = observed {
         if !existing.trusts_lambda {
             iam.update_assume_role_policy()
@@ -157,35 +186,30 @@ pub async fn apply_role(ctx: &Ctx, observed: Option<&Observed>) -> Result<String
         .role_name(name)
         .description("Execution role of the chat backend (created by chatctl)")
         .assume_role_policy_document(TRUST_POLICY)
-        .tags(
-            Tag::builder()
-                .key(STACK_TAG)
-                .value(&ctx.names.stack)
-                .build()?,
-        )
+        .set_tags(Some(super::iam_tags(&ctx.names)?))
         .send()
         .await;
     let arn = match created {
         Ok(out) => out.role.map(|r| r.arn),
+        // A concurrent or interrupted run created it since we looked — or someone else
+        // did: only a role with our tags is taken.
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_entity_already_exists_exception()) =>
         {
-            iam.get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
-                .role
-                .map(|r| r.arn)
+            match observe(ctx, name).await? {
+                Found::Ours(role) => Some(role.arn),
+                Found::Foreign(foreign) => anyhow::bail!("{foreign}: not using it"),
+                Found::Absent => anyhow::bail!("IAM role {name} vanished while it was created"),
+            }
         }
         Err(e) => return Err(aws_error(&format!("creating IAM role {name}"), &e)),
     };
     arn.context("IAM returned no role")
 }
 
-pub async fn apply_policy(ctx: &Ctx, policy: &serde_json::Value) -> Result<()> {
-    let name = &ctx.names.backend_role;
+pub async fn apply_policy(ctx: &Ctx, role: &str, policy: &serde_json::Value) -> Result<()> {
+    let name = role;
     ctx.aws
         .iam
         .put_role_policy()
@@ -198,9 +222,8 @@ pub async fn apply_policy(ctx: &Ctx, policy: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx) -> Result<()> {
+pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.names.backend_role;
     absent_if(
         iam.delete_role_policy()
             .role_name(name)

@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use aws_sdk_iam::types::Tag;
 
 use super::{Ctx, absent_if, aws_error, percent_decode};
-use crate::config::STACK_TAG;
+use crate::config::Names;
+use crate::ownership::Claim;
 use crate::plan::{Action, FieldChange, Step};
 use crate::ui::Task;
 
@@ -20,6 +21,7 @@ pub const ATTACHMENT_KIND: &str = "iam policy attachment";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
+    pub name: String,
     pub arn: String,
     pub trusts_apigateway: bool,
     pub tags: Vec<(String, String)>,
@@ -33,6 +35,11 @@ impl Observed {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// What the role's tags say about whose it is.
+    pub fn claim(&self, names: &Names) -> Claim {
+        Claim::of(names, self.tags.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -59,6 +66,7 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>> {
             .any(|p| p.policy_arn() == Some(MANAGED_POLICY_ARN))
     });
     Ok(Some(Observed {
+        name: name.to_owned(),
         arn: role.arn().to_owned(),
         trusts_apigateway: role
             .assume_role_policy_document()
@@ -161,25 +169,30 @@ pub async fn apply(
                     "Lets API Gateway write access logs to CloudWatch Logs (created by chatctl)",
                 )
                 .assume_role_policy_document(TRUST_POLICY)
-                .tags(tag(STACK_TAG, &ctx.names.stack)?);
+                .set_tags(Some(super::iam_tags(&ctx.names)?));
             if let Some(previous) = previous_setting {
                 request = request.tags(tag(PREVIOUS_ROLE_TAG, previous)?);
             }
             let created = request.send().await;
             let role = match created {
                 Ok(out) => out.role.map(|r| r.arn),
-                // A concurrent or interrupted run created it between observe and now.
+                // A concurrent or interrupted run created it between observe and now — or
+                // someone else did: only a role with our tags is taken.
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_entity_already_exists_exception()) =>
                 {
-                    let existing = iam
-                        .get_role()
-                        .role_name(name)
-                        .send()
-                        .await
-                        .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?;
-                    existing.role.map(|r| r.arn)
+                    let existing = observe(ctx, name).await?.with_context(|| {
+                        format!("IAM role {name} vanished while it was created")
+                    })?;
+                    let claim = existing.claim(&ctx.names);
+                    if claim != Claim::Ours {
+                        anyhow::bail!(
+                            "{}: not using it",
+                            crate::ownership::Foreign::new(ROLE_KIND, name, &existing.arn, &claim)
+                        );
+                    }
+                    Some(existing.arn)
                 }
                 Err(e) => return Err(aws_error(&format!("creating IAM role {name}"), &e)),
             };
@@ -266,6 +279,7 @@ mod tests {
     #[test]
     fn detached_policy_is_planned_alone() {
         let role = Observed {
+            name: "r".into(),
             arn: "arn:aws:iam::1:role/r".into(),
             trusts_apigateway: true,
             tags: vec![],

@@ -104,6 +104,21 @@ where
     anyhow::anyhow!("{what}: {}", describe(error))
 }
 
+/// The stack's ownership tags in IAM's shape.
+pub fn iam_tags(names: &Names) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+    names
+        .tags()
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| anyhow::anyhow!("building an IAM tag: {e}"))
+        })
+        .collect()
+}
+
 /// Decodes the percent-encoding IAM applies to policy documents in responses.
 pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, RouteSpec};
 use crate::config::{Backend, Config};
+use crate::ownership::{Claim, Foreign};
 use crate::plan::{Action, Plan, Step};
 use crate::resources::{
     Ctx, access_log_group, account, amplify, api, function, integrations, logs_role, routes, stage,
@@ -28,6 +29,10 @@ use crate::resources::{
 pub struct Observed {
     pub account: Option<account::Observed>,
     pub logs_role: Option<logs_role::Observed>,
+    /// The name of the stack's logs role: its region-scoped name, or the name of an adopted
+    /// role an earlier chatctl made without the region. `None` when a foreign role holds
+    /// the stack's name (then no setting naming it is ever the stack's).
+    pub logs_role_name: Option<String>,
     /// Whether the foreign role the account setting names works (None: no foreign role).
     pub foreign_role_works: Option<bool>,
     /// That foreign role, if it exists (its tags tell whether another chatctl stack made it).
@@ -40,15 +45,18 @@ pub struct Observed {
     pub backend: backend::Observed,
     /// The frontend's Amplify app(s), found by tag even when `[frontend]` is gone.
     pub amplify: amplify::Observed,
+    /// Resources with the stack's names that are not the stack's (the backend's are in
+    /// `backend.foreign`): never changed or deleted.
+    pub foreign: Vec<Foreign>,
 }
 
 impl Observed {
     /// Whether anything chatctl creates for this stack exists.
-    pub fn is_empty(&self, ctx: &Ctx) -> bool {
+    pub fn is_empty(&self) -> bool {
         let account_is_ours = self
             .account
             .as_ref()
-            .is_some_and(|a| a.names_role(&ctx.names.logs_role));
+            .is_some_and(|a| a.names_role(self.logs_role_name.as_deref()));
         self.logs_role.is_none()
             && self.backend.is_empty()
             && self.amplify.is_empty()
@@ -56,25 +64,57 @@ impl Observed {
             && self.access_log_group.is_none()
             && !account_is_ours
     }
+
+    /// Every resource found under the stack's names that is not the stack's.
+    pub fn all_foreign(&self) -> impl Iterator<Item = &Foreign> {
+        self.foreign.iter().chain(&self.backend.foreign)
+    }
+
+    /// The logs role's name for plans and messages.
+    pub fn logs_role_label<'a>(&'a self, ctx: &'a Ctx) -> &'a str {
+        self.logs_role_name
+            .as_deref()
+            .unwrap_or(ctx.names.logs_role.as_str())
+    }
 }
 
 /// Reads everything of the stack.
 pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
+    let names = &ctx.names;
     let lambda_backend = matches!(config.backend, Backend::Lambda(_));
     let (account, logs_role, apis, access_log_group, backend, amplify) = tokio::try_join!(
         account::observe(ctx),
-        logs_role::observe(ctx, &ctx.names.logs_role),
+        logs_role::observe(ctx, &names.logs_role),
         api::observe(ctx),
-        access_log_group::observe(ctx),
+        access_log_group::observe_owned(ctx, &names.access_log_group),
         backend::observe(ctx, lambda_backend),
         amplify::observe(ctx, config.frontend.as_ref()),
     )?;
-    let foreign_role = account
-        .foreign_role(&ctx.names.logs_role)
+    let mut foreign = Vec::new();
+    let access_log_group = access_log_group.sort(&mut foreign);
+    // IAM is global, but the name carries the region: a role there tagged for this stack
+    // (with or without the region tag) is this region's.
+    let (mut logs_role, mut logs_role_name) = match logs_role {
+        None => (None, Some(names.logs_role.clone())),
+        Some(role) => match role.claim(names) {
+            Claim::Ours | Claim::Unscoped => (Some(role), Some(names.logs_role.clone())),
+            claim => {
+                foreign.push(Foreign::new(
+                    logs_role::ROLE_KIND,
+                    &names.logs_role,
+                    &role.arn,
+                    &claim,
+                ));
+                (None, None)
+            }
+        },
+    };
+    let named_role = account
+        .foreign_role(logs_role_name.as_deref())
         .and_then(logs_role::role_name_of)
         .map(str::to_owned);
-    let foreign_check = async {
-        match foreign_role {
+    let named_check = async {
+        match named_role {
             Some(name) => Ok::<_, anyhow::Error>(logs_role::observe(ctx, &name).await?),
             None => Ok(None),
         }
@@ -92,15 +132,27 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
             None => Ok((Vec::new(), Vec::new(), None)),
         }
     };
-    let (foreign, (integrations, routes, stage)) = tokio::try_join!(foreign_check, children)?;
+    let (mut named, (integrations, routes, stage)) = tokio::try_join!(named_check, children)?;
+    // A stack deployed before role names carried the region set the account setting to
+    // `{stack}-apigw-logs`, tagged for the stack alone: that role is adopted as the stack's.
+    if logs_role.is_none()
+        && logs_role_name.is_some()
+        && let Some(role) = named.take_if(|role| {
+            role.name == names.legacy_logs_role && role.claim(names) == Claim::Unscoped
+        })
+    {
+        logs_role_name = Some(role.name.clone());
+        logs_role = Some(role);
+    }
     let foreign_role_works = account
-        .foreign_role(&ctx.names.logs_role)
-        .map(|_| foreign.as_ref().is_some_and(|r| r.trusts_apigateway));
+        .foreign_role(logs_role_name.as_deref())
+        .map(|_| named.as_ref().is_some_and(|r| r.trusts_apigateway));
     Ok(Observed {
         account: Some(account),
         logs_role,
+        logs_role_name,
         foreign_role_works,
-        foreign_role: foreign,
+        foreign_role: named,
         apis,
         integrations,
         routes,
@@ -108,6 +160,7 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
         access_log_group,
         backend,
         amplify,
+        foreign,
     })
 }
 
@@ -218,26 +271,54 @@ fn validate_secret(secret: &str) -> Result<()> {
     Ok(())
 }
 
-fn account_decision(ctx: &Ctx, observed: &Observed, desired: &Desired) -> account::Decision {
+fn account_decision(observed: &Observed, desired: &Desired) -> account::Decision {
     let current = observed
         .account
         .clone()
         .unwrap_or(account::Observed { role_arn: None });
     account::decide(
         &current,
-        &ctx.names.logs_role,
+        observed.logs_role_name.as_deref(),
         observed.foreign_role_works,
         desired.take_over_cloudwatch_role,
     )
 }
 
+/// The foreign resources the configuration needs: ones that hold a name the stack would
+/// create, update or use. `plan` and `up` stop on them; others (say, a table of that name
+/// while the backend is not on Lambda) are left alone and do not matter.
+pub fn conflicts<'a>(ctx: &Ctx, observed: &'a Observed, desired: &Desired) -> Vec<&'a Foreign> {
+    let names = &ctx.names;
+    let mut wanted = vec![names.access_log_group.as_str()];
+    if !matches!(
+        account_decision(observed, desired),
+        account::Decision::KeepForeign(_)
+    ) {
+        wanted.push(names.logs_role.as_str());
+    }
+    if desired.backend.is_some() {
+        wanted.extend([
+            names.table.as_str(),
+            names.function.as_str(),
+            names.function_log_group.as_str(),
+            // An adopted role of an earlier chatctl stands in for the stack's name.
+            observed.backend.role_name(ctx),
+        ]);
+    }
+    observed
+        .all_foreign()
+        .filter(|f| wanted.contains(&f.name.as_str()))
+        .collect()
+}
+
 /// The plan: one step per resource, in dependency order.
 pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) -> Result<Plan> {
     let mut steps = Vec::new();
-    let decision = account_decision(ctx, observed, desired);
+    let decision = account_decision(observed, desired);
     let role_needed = !matches!(decision, account::Decision::KeepForeign(_));
+    let role_name = observed.logs_role_label(ctx);
     steps.extend(logs_role::plan(
-        &ctx.names.logs_role,
+        role_name,
         observed.logs_role.as_ref(),
         role_needed,
     ));
@@ -245,7 +326,7 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         .account
         .clone()
         .unwrap_or(account::Observed { role_arn: None });
-    steps.push(account::plan(&decision, &current, &ctx.names.logs_role));
+    steps.push(account::plan(&decision, &current, role_name));
     steps.extend(api::plan(ctx, &observed.apis));
 
     let bindings = routes::bind(&desired.routes, &observed.routes, &observed.integrations);
@@ -269,8 +350,12 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
     steps.extend(stray_routes.iter().map(|r| {
         Step::new(routes::KIND, r.key.clone(), Action::Delete).with_note("not in the chat API")
     }));
+    // An integration no route uses is what a run killed while re-pointing a route leaves:
+    // removing it is repair.
     steps.extend(stray_integrations.iter().map(|i| {
-        Step::new(integrations::KIND, i.id.clone(), Action::Delete).with_note("used by no route")
+        Step::new(integrations::KIND, i.id.clone(), Action::Delete)
+            .with_note("used by no route")
+            .as_leftover()
     }));
     steps.extend(backend::plan(
         ctx,
@@ -280,7 +365,7 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         observed.apis.primary(),
     )?);
     steps.push(access_log_group::plan(
-        ctx,
+        &ctx.names.access_log_group,
         observed.access_log_group.as_ref(),
     ));
     steps.push(stage::plan(observed.stage.as_ref(), &desired.stage));
@@ -336,9 +421,9 @@ pub async fn apply(
     desired: &Desired,
     plan: &Plan,
 ) -> Result<Applied> {
-    let decision = account_decision(ctx, observed, desired);
+    let decision = account_decision(observed, desired);
     let role_chain = async {
-        let role_name = &ctx.names.logs_role;
+        let role_name = observed.logs_role_label(ctx);
         let role_changes = changes(plan, logs_role::ROLE_KIND, role_name)
             || plan
                 .steps
@@ -432,7 +517,7 @@ pub async fn apply(
             step(
                 ctx,
                 label,
-                access_log_group::apply(ctx, observed.access_log_group.as_ref()),
+                access_log_group::apply(ctx, name, observed.access_log_group.as_ref()),
             )
             .await
         } else {
@@ -678,17 +763,19 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
             None => format!("clear: it names {role}"),
         };
         steps.push(Step::new(account::KIND, account::NAME, Action::Update).with_note(note));
-        if *role != ctx.names.logs_role {
+        if Some(role.as_str()) != observed.logs_role_name.as_deref() {
             steps.push(
                 Step::new(logs_role::ROLE_KIND, role.clone(), Action::Delete)
                     .with_note("left by a deleted chatctl stack for this one"),
             );
         }
     }
-    if observed.logs_role.is_some() && !matches!(release, Release::KeepForOthers(_)) {
+    if let Some(role) = &observed.logs_role
+        && !matches!(release, Release::KeepForOthers(_))
+    {
         steps.push(Step::new(
             logs_role::ROLE_KIND,
-            ctx.names.logs_role.clone(),
+            role.name.clone(),
             Action::Delete,
         ));
     }
@@ -719,12 +806,16 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
     let Some(account) = observed.account.as_ref() else {
         return Release::NotOurs;
     };
-    if account.names_role(&ctx.names.logs_role) {
+    if let Some(our_role) = observed
+        .logs_role_name
+        .as_deref()
+        .filter(|name| account.names_role(Some(name)))
+    {
         if !observed.apis.other_stacks.is_empty() {
             return Release::KeepForOthers(observed.apis.other_stacks.iter().cloned().collect());
         }
         return Release::Release {
-            role: ctx.names.logs_role.clone(),
+            role: our_role.to_owned(),
             previous: observed
                 .logs_role
                 .as_ref()
@@ -734,11 +825,16 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
     }
     // A chatctl stack that was deleted while others (this one) still logged through its
     // role kept the role and the setting; the last chatctl stack in the region to go
-    // releases them, so nothing is left behind.
+    // releases them, so nothing is left behind. Only a role of this region: IAM is global,
+    // and a role tagged for another region serves that region's stack.
     let orphan = observed.foreign_role.as_ref().filter(|role| {
+        let of_this_region = role
+            .tag(crate::config::REGION_TAG)
+            .is_none_or(|region| region == ctx.names.region);
         role.tag(crate::config::STACK_TAG).is_some_and(|stack| {
             stack != ctx.names.stack && !observed.apis.other_stacks.contains(stack)
-        }) && observed.apis.other_stacks.is_empty()
+        }) && of_this_region
+            && observed.apis.other_stacks.is_empty()
     });
     match (
         orphan,
@@ -804,7 +900,7 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
                     _ => account::clear(ctx, Some(&task)).await,
                 };
                 finish(task, result)?;
-                if *role != ctx.names.logs_role {
+                if Some(role.as_str()) != observed.logs_role_name.as_deref() {
                     step(
                         ctx,
                         format!("- delete  iam role {role} (left for this stack)"),
@@ -815,13 +911,15 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
             }
             Release::KeepForOthers(stacks) => ctx.ui.note(&format!(
                 "kept IAM role {} and the account's CloudWatch Logs setting: stack(s) {} in this region log through it",
-                ctx.names.logs_role,
+                observed.logs_role_label(ctx),
                 stacks.join(", ")
             )),
             Release::NotOurs => {}
         }
-        if observed.logs_role.is_some() && !matches!(release, Release::KeepForOthers(_)) {
-            let name = &ctx.names.logs_role;
+        if let Some(role) = &observed.logs_role
+            && !matches!(release, Release::KeepForOthers(_))
+        {
+            let name = &role.name;
             step(
                 ctx,
                 format!("- delete  iam role {name}"),
@@ -859,6 +957,22 @@ pub struct ResourceStatus {
     pub changes: Vec<crate::plan::FieldChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// `status`'s state of a resource that blocks `up` (see [`conflicts`]).
+pub const FOREIGN_STATE: &str = "foreign";
+
+pub fn foreign_status(foreign: &Foreign) -> ResourceStatus {
+    ResourceStatus {
+        kind: foreign.kind,
+        name: foreign.name.clone(),
+        state: FOREIGN_STATE,
+        changes: Vec::new(),
+        note: Some(format!(
+            "{}; {}; `chatctl up` stops until it is gone or the stack has other names",
+            foreign.arn, foreign.reason
+        )),
+    }
 }
 
 pub fn statuses(plan: &Plan) -> Vec<ResourceStatus> {

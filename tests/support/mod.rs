@@ -115,9 +115,14 @@ impl Emulator {
 
     /// SDK configuration for reading back what chatctl did, independently of chatctl.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_in(REGION)
+    }
+
+    /// [`Self::sdk_config`] for another region.
+    pub fn sdk_config_in(&self, region: &str) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region.to_owned()))
             .endpoint_url(&self.url)
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(
@@ -147,6 +152,23 @@ impl Emulator {
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config())
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config())
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk_config())
+    }
+
+    /// How many calls of `operation` the emulator received since the log was cleared.
+    pub async fn count(&self, operation: &str) -> usize {
+        self.calls()
+            .await
+            .iter()
+            .filter(|c| c["operation"] == operation)
+            .count()
     }
 
     /// The APIs tagged for `stack`, found by tag as chatctl finds them.
@@ -211,6 +233,44 @@ impl Run {
         );
         self
     }
+}
+
+/// The default backend, with a prebuilt package (see [`write_zip`]).
+pub const LAMBDA_TOML: &str = r#"
+[app]
+name = "chat"
+stage = "dev"
+region = "eu-west-1"
+
+[backend]
+kind = "lambda"
+memory_mb = 256
+timeout_s = 12
+zip = "handler.zip"
+"#;
+
+/// The handler's debug build, zipped exactly as `chatctl package` zips it; returns the
+/// binary.
+pub async fn handler_binary() -> Vec<u8> {
+    use chatctl::config::Architecture;
+    use chatctl::package::{self, BuildProfile};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let package = package::build(root, Architecture::X86_64, None, BuildProfile::Dev)
+        .await
+        .unwrap();
+    // Read the binary back out of the zip (the build wrote it to target/).
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(package.bytes)).unwrap();
+    let mut entry = archive.by_name("bootstrap").unwrap();
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
+    binary
+}
+
+/// Writes `handler.zip` of `binary` into the project; returns its CodeSha256.
+pub fn write_zip(project: &Project, binary: &[u8]) -> String {
+    let zip = chatctl::package::zip_bootstrap(binary).unwrap();
+    std::fs::write(project.path().join("handler.zip"), &zip).unwrap();
+    chatctl::package::code_sha256(&zip)
 }
 
 /// A directory with a `chatctl.toml`, and the environment that points chatctl at the emulator.
