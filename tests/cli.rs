@@ -285,6 +285,7 @@ async fn out_of_range_limits_and_plain_http_urls_in_the_configuration_are_refuse
         "CHATCTL_BACKEND_URL is set, but backend.kind is \"lambda\"",
     )
     .await;
+    project.remove_env("CHATCTL_BACKEND_URL");
     refused(
         &emulator,
         &project,
