@@ -49,7 +49,8 @@ pub struct GlobalArgs {
     /// Result format on stdout; progress and logs always go to stderr.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Answer yes to confirmations (required by `down` when stdin is not a terminal).
+    /// Answer yes to confirmations (required when stdin is not a terminal by `down`, and by an
+    /// `up` that deletes or replaces something).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
     /// Deploy this prebuilt handler zip (e.g. from `cargo lambda build`) instead of building
@@ -84,7 +85,8 @@ pub enum Command {
     ///
     /// Observes what exists, prints the plan, and applies only the differences. A second
     /// `up` with nothing changed makes no write call. An interrupted `up` is finished by the
-    /// next one.
+    /// next one. A plan that deletes or replaces something is confirmed on a terminal and needs
+    /// --yes elsewhere. Resources with the stack's names that chatctl did not create stop it.
     Up(UpArgs),
     /// Delete everything chatctl created for the stack, in reverse dependency order.
     ///

@@ -9,9 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use chatctl::aws::Clients;
-use chatctl::cli::OutputFormat;
-use chatctl::config::{Framework, Frontend, Names, Platform, STACK_TAG};
+use chatctl::config::{Framework, Frontend, Platform, STACK_TAG};
 use chatctl::github::Token;
 use chatctl::plan::Action;
 use chatctl::resources::Ctx;
@@ -19,9 +17,8 @@ use chatctl::resources::amplify::{
     self, BUILD_SPEC, GitHubAccess, HOOKS_TAG, KEYS_TAG, Observed, SPA_REWRITE_SOURCE,
     WEBSOCKET_URL_VARIABLE,
 };
-use chatctl::ui::Ui;
 use serde_json::{Value, json};
-use support::{Emulator, REGION};
+use support::{Emulator, ctx};
 
 const OWNER: &str = "acme";
 const REPO: &str = "chat-web";
@@ -162,15 +159,6 @@ impl Fixtures {
         let mut access = GitHubAccess::new(&self.api(), token.map(Token::new));
         access.wait_scale = Some(0.01);
         access
-    }
-}
-
-fn ctx(emulator: &Emulator, stack: &str) -> Ctx {
-    Ctx {
-        aws: Clients::from_config(&emulator.sdk_config(), REGION),
-        ui: Ui::plain(OutputFormat::Text),
-        names: Names::new(stack, REGION),
-        stage: "dev".to_owned(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, SECRET};
+use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, SECRET, TRUST_APIGW, foreign_role};
 
 const LOGS_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
@@ -355,23 +355,6 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
     );
     assert_eq!(emulator.writes().await, Vec::<String>::new());
     project.run(&["status"]).await.assert_code(2);
-}
-
-const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-
-/// Someone else's role: created outside chatctl with the given trust policy; returns its ARN.
-async fn foreign_role(emulator: &Emulator, name: &str, trust: &str) -> String {
-    emulator
-        .iam()
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn
 }
 
 /// Points the account's CloudWatch Logs setting at `arn`, as another tool would.

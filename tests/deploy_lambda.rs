@@ -251,11 +251,11 @@ async fn the_function_waits_out_iam_propagation() {
     let binary = handler_binary().await;
     let emulator = Emulator::start().await;
     emulator
-        .fault(serde_json::json!({"role_propagation_s": 5}))
+        .fault(serde_json::json!({"role_propagation_s": 12}))
         .await;
     let mut project = Project::new(&emulator, LAMBDA_TOML);
     project.remove_env("CHATCTL_BACKEND_SECRET");
-    // Real propagation windows: the test needs the retries to outlast 5 s (long enough
+    // Real propagation windows: the test needs the retries to outlast 12 s (long enough
     // that a busy machine does not upload the package after the role became usable).
     project.set_env("CHATCTL_RETRY_SCALE", "0.2");
     write_zip(&project, &binary);

@@ -9,27 +9,13 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chatctl::aws::Clients;
-use chatctl::cli::OutputFormat;
-use chatctl::config::Names;
 use chatctl::lock::{StackLock, Timing};
-use chatctl::resources::Ctx;
-use chatctl::ui::Ui;
 use serde_json::json;
-use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION};
+use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, ctx};
 
 /// Rounds of each race; with latency injected, a takeover that is not exclusive shows in
 /// the first round or two.
 const ROUNDS: usize = 6;
-
-fn ctx(emulator: &Emulator, stack: &str) -> Ctx {
-    Ctx {
-        aws: Clients::from_config(&emulator.sdk_config(), REGION),
-        ui: Ui::plain(OutputFormat::Text),
-        names: Names::new(stack, REGION),
-        stage: "dev".to_owned(),
-    }
-}
 
 fn now_ms() -> u64 {
     u64::try_from(
@@ -213,20 +199,26 @@ fn short_lease() -> Timing {
     }
 }
 
+/// A first holder that stops (suspended, stuck) until its lease is over for everyone, and
+/// the run that took the lock over from it; with latency injected.
+async fn lapsed_and_taken_over(emulator: &Emulator, stack: &str) -> (StackLock, StackLock) {
+    emulator.fault(json!({"latency_ms": 20})).await;
+    let first = StackLock::acquire_with(&ctx(emulator, stack), short_lease())
+        .await
+        .unwrap();
+    first.stop_renewing();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let second = StackLock::acquire_with(&ctx(emulator, stack), quick())
+        .await
+        .unwrap();
+    (first, second)
+}
+
 #[tokio::test]
 async fn a_holder_whose_lease_ran_out_never_extends_or_deletes_the_new_holders_lock() {
     let emulator = Emulator::start().await;
-    emulator.fault(json!({"latency_ms": 20})).await;
     let stack = "chat-lapse";
-    let first = StackLock::acquire_with(&ctx(&emulator, stack), short_lease())
-        .await
-        .unwrap();
-    // The first holder stops (suspended, stuck) until its lease is over for everyone.
-    first.stop_renewing();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    let second = StackLock::acquire_with(&ctx(&emulator, stack), quick())
-        .await
-        .unwrap();
+    let (first, second) = lapsed_and_taken_over(&emulator, stack).await;
     let held = newest_record(&emulator, stack).await;
     assert!(
         held.contains(second.owner()) && held.contains("-00000001: "),
@@ -253,17 +245,9 @@ async fn a_holder_whose_lease_ran_out_never_extends_or_deletes_the_new_holders_l
 #[tokio::test]
 async fn a_holder_whose_lease_ran_out_leaves_a_lock_created_again_alone() {
     let emulator = Emulator::start().await;
-    emulator.fault(json!({"latency_ms": 20})).await;
     let stack = "chat-again";
-    let first = StackLock::acquire_with(&ctx(&emulator, stack), short_lease())
-        .await
-        .unwrap();
-    first.stop_renewing();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    // Taken over and released; then a third run creates the lock anew.
-    let second = StackLock::acquire_with(&ctx(&emulator, stack), quick())
-        .await
-        .unwrap();
+    let (first, second) = lapsed_and_taken_over(&emulator, stack).await;
+    // Released by its new holder; then a third run creates the lock anew.
     second.release().await.unwrap();
     let third = StackLock::acquire_with(&ctx(&emulator, stack), quick())
         .await

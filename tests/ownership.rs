@@ -9,16 +9,14 @@ mod support;
 use std::process::Stdio;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ProvisionedThroughput,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use support::{
-    Emulator, HTTP_BACKEND_TOML, LAMBDA_TOML, Project, REGION, Run, handler_binary, write_zip,
+    Emulator, HTTP_BACKEND_TOML, LAMBDA_TOML, Project, REGION, Run, TRUST_APIGW, TRUST_LAMBDA,
+    foreign_role, handler_binary, write_zip,
 };
 use tokio::io::AsyncWriteExt as _;
 
-const TRUST_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const SOMEONES_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::someones-bucket/*"}]}"#;
 const LOGS_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
@@ -65,27 +63,10 @@ async fn refused_and_left(emulator: &Emulator, project: &Project, resource: &str
     assert_eq!(emulator.writes().await, Vec::<String>::new());
 }
 
-async fn someones_role(emulator: &Emulator, name: &str, trust: &str) -> String {
+/// A table someone else made with the backend's table name (keyed by `id`); returns its ARN.
+async fn someones_table(emulator: &Emulator) -> String {
     emulator
-        .iam()
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn
-}
-
-#[tokio::test]
-async fn a_foreign_table_with_data_is_never_replaced_or_deleted() {
-    let binary = handler_binary().await;
-    let emulator = Emulator::start().await;
-    let dynamodb = emulator.dynamodb();
-    // Someone else's table of the wrong shape for chatctl, holding an item.
-    let table = dynamodb
+        .dynamodb()
         .create_table()
         .table_name("chat-dev-connections")
         .attribute_definitions(
@@ -102,22 +83,24 @@ async fn a_foreign_table_with_data_is_never_replaced_or_deleted() {
                 .build()
                 .unwrap(),
         )
-        .provisioned_throughput(
-            ProvisionedThroughput::builder()
-                .read_capacity_units(1)
-                .write_capacity_units(1)
-                .build()
-                .unwrap(),
-        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
         .send()
         .await
-        .unwrap();
-    let arn = table
+        .unwrap()
         .table_description()
         .unwrap()
         .table_arn()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_foreign_table_with_data_is_never_replaced_or_deleted() {
+    let binary = handler_binary().await;
+    let emulator = Emulator::start().await;
+    let dynamodb = emulator.dynamodb();
+    // Someone else's table, of the wrong shape for chatctl, holding an item.
+    let arn = someones_table(&emulator).await;
     dynamodb
         .put_item()
         .table_name("chat-dev-connections")
@@ -160,7 +143,7 @@ async fn a_foreign_function_with_its_url_and_permission_is_left_alone() {
     let binary = handler_binary().await;
     let emulator = Emulator::start().await;
     let lambda = emulator.lambda();
-    let role = someones_role(&emulator, "someones-function-role", TRUST_LAMBDA).await;
+    let role = foreign_role(&emulator, "someones-function-role", TRUST_LAMBDA).await;
     let zip = chatctl::package::zip_bootstrap(b"someone else's code").unwrap();
     let function = lambda
         .create_function()
@@ -241,7 +224,7 @@ async fn a_foreign_backend_role_and_its_inline_policy_are_left_alone() {
     let emulator = Emulator::start().await;
     let iam = emulator.iam();
     let name = "chat-dev-eu-west-1-backend";
-    let arn = someones_role(&emulator, name, TRUST_LAMBDA).await;
+    let arn = foreign_role(&emulator, name, TRUST_LAMBDA).await;
     iam.put_role_policy()
         .role_name(name)
         .policy_name("chat-dev-backend")
@@ -269,7 +252,7 @@ async fn a_foreign_backend_role_and_its_inline_policy_are_left_alone() {
 async fn a_foreign_logs_role_is_left_alone() {
     let emulator = Emulator::start().await;
     let name = "chat-dev-eu-west-1-apigw-logs";
-    let arn = someones_role(&emulator, name, TRUST_APIGW).await;
+    let arn = foreign_role(&emulator, name, TRUST_APIGW).await;
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
 
     refused_and_left(&emulator, &project, &format!("iam role {name}"), &arn).await;
@@ -359,33 +342,7 @@ async fn a_foreign_function_log_group_is_left_alone() {
 async fn a_foreign_resource_the_configuration_does_not_need_is_only_left_alone() {
     let emulator = Emulator::start().await;
     // A table with the backend's name, while this stack's backend is not on Lambda.
-    let arn = emulator
-        .dynamodb()
-        .create_table()
-        .table_name("chat-dev-connections")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap()
-        .table_description()
-        .unwrap()
-        .table_arn()
-        .unwrap()
-        .to_owned();
+    let arn = someones_table(&emulator).await;
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     project.run(&["up"]).await.assert_code(0);
     project.run(&["status"]).await.assert_code(0);

@@ -235,6 +235,35 @@ impl Run {
     }
 }
 
+/// Trust policies of roles made outside chatctl in tests.
+pub const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub const TRUST_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Someone else's role: created outside chatctl with the given trust policy; returns its ARN.
+pub async fn foreign_role(emulator: &Emulator, name: &str, trust: &str) -> String {
+    emulator
+        .iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn
+}
+
+/// What chatctl's library calls need, pointed at the emulator, for `stack` in [`REGION`].
+pub fn ctx(emulator: &Emulator, stack: &str) -> chatctl::resources::Ctx {
+    chatctl::resources::Ctx {
+        aws: chatctl::aws::Clients::from_config(&emulator.sdk_config(), REGION),
+        ui: chatctl::ui::Ui::plain(chatctl::cli::OutputFormat::Text),
+        names: chatctl::config::Names::new(stack, REGION),
+        stage: "dev".to_owned(),
+    }
+}
+
 /// The default backend, with a prebuilt package (see [`write_zip`]).
 pub const LAMBDA_TOML: &str = r#"
 [app]
