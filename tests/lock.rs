@@ -214,6 +214,23 @@ async fn lapsed_and_taken_over(emulator: &Emulator, stack: &str) -> (StackLock, 
     (first, second)
 }
 
+/// The lapsed holder wakes up: its renewal is refused without any write, and its release
+/// writes at most a release record into its own stream — no delete — so the lock others
+/// read (`held`) is unchanged.
+async fn wakes_and_leaves_it(emulator: &Emulator, stack: &str, lapsed: StackLock, held: &str) {
+    emulator.clear_calls().await;
+    assert!(!lapsed.renew_now().await.unwrap());
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+    lapsed.release().await.unwrap();
+    let writes = emulator.writes().await;
+    assert!(
+        writes.iter().all(|w| w == "logs:PutLogEvents"),
+        "only a release record in its own stream: {writes:?}"
+    );
+    assert!(lock_exists(emulator, stack).await);
+    assert_eq!(newest_record(emulator, stack).await, held);
+}
+
 #[tokio::test]
 async fn a_holder_whose_lease_ran_out_never_extends_or_deletes_the_new_holders_lock() {
     let emulator = Emulator::start().await;
@@ -225,19 +242,7 @@ async fn a_holder_whose_lease_ran_out_never_extends_or_deletes_the_new_holders_l
         "{held}"
     );
 
-    // The first holder wakes up: no renewal, no write at all, no delete.
-    emulator.clear_calls().await;
-    assert!(!first.renew_now().await.unwrap());
-    assert_eq!(emulator.writes().await, Vec::<String>::new());
-    first.release().await.unwrap();
-    let writes = emulator.writes().await;
-    assert!(
-        writes.iter().all(|w| w == "logs:PutLogEvents"),
-        "only a release record in its own stream: {writes:?}"
-    );
-    assert!(lock_exists(&emulator, stack).await);
-    assert_eq!(newest_record(&emulator, stack).await, held);
-
+    wakes_and_leaves_it(&emulator, stack, first, &held).await;
     second.release().await.unwrap();
     assert!(!lock_exists(&emulator, stack).await);
 }
@@ -255,16 +260,7 @@ async fn a_holder_whose_lease_ran_out_leaves_a_lock_created_again_alone() {
     let held = newest_record(&emulator, stack).await;
     assert!(held.contains(third.owner()), "{held}");
 
-    emulator.clear_calls().await;
-    assert!(!first.renew_now().await.unwrap());
-    first.release().await.unwrap();
-    let writes = emulator.writes().await;
-    assert!(
-        writes.iter().all(|w| w == "logs:PutLogEvents"),
-        "{writes:?}"
-    );
-    assert!(lock_exists(&emulator, stack).await);
-    assert_eq!(newest_record(&emulator, stack).await, held);
+    wakes_and_leaves_it(&emulator, stack, first, &held).await;
     third.release().await.unwrap();
 }
 
