@@ -146,7 +146,10 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         && amplify::needs_token(&observed.amplify, Some(frontend))
         && !access.has_token()
     {
-        bail!("{}", amplify::missing_token_message(frontend));
+        bail!(
+            "{}",
+            amplify::missing_token_message(frontend, &config.region)
+        );
     }
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {

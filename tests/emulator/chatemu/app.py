@@ -219,6 +219,14 @@ class EmulatorApp:
                     with STATE_LOCK:
                         found = GITHUB.revoke_token(str(payload.get("token", "")))
                     return json_response(204 if found else 404, {"message": "Not Found"})
+            if sub == "/github/installations":
+                if method == "POST":
+                    with STATE_LOCK:
+                        return json_response(201, GITHUB.install_app(payload))
+                if method == "DELETE":
+                    with STATE_LOCK:
+                        found = GITHUB.uninstall_app(str(payload.get("app", "")), str(payload.get("owner", "")))
+                    return json_response(204 if found else 404, {"message": "Not Found"})
             m = re.fullmatch(r"/github/repos/([^/]+)/([^/]+)", sub)
             if m and method == "GET":
                 with STATE_LOCK:

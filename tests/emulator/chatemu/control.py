@@ -45,6 +45,10 @@ class Knobs:
     amplify_job_s: float = 1.0
     amplify_job_status: str = "SUCCEED"
     page_size: int | None = None
+    # How Amplify connects a GitHub repository given `accessToken`: "TOKEN" (the Amplify
+    # GitHub App, as the API reference documents) or "SSH" (a read-only deploy key, as
+    # aws-amplify/amplify-hosting#4103 and #4104 report for classic tokens).
+    amplify_access_token_clone: str = "TOKEN"
 
 
 KNOB_TYPES = {
@@ -116,7 +120,7 @@ class Control:
             raise ControlError("expected a JSON object or an array of objects")
         known = set(KNOB_TYPES) | {
             "operation", "service", "count", "status", "code", "message", "headers",
-            "amplify_job_status", "page_size",
+            "amplify_job_status", "page_size", "amplify_access_token_clone",
         }
         unknown = set(spec) - known
         if unknown:
@@ -136,6 +140,11 @@ class Control:
                 if status not in ("SUCCEED", "FAILED", "CANCELLED"):
                     raise ControlError("amplify_job_status must be SUCCEED, FAILED or CANCELLED")
                 self.knobs.amplify_job_status = status
+            if "amplify_access_token_clone" in spec:
+                clone = spec["amplify_access_token_clone"]
+                if clone not in ("TOKEN", "SSH"):
+                    raise ControlError("amplify_access_token_clone must be TOKEN or SSH")
+                self.knobs.amplify_access_token_clone = clone
             if "page_size" in spec:
                 size = spec["page_size"]
                 if size is not None and (not isinstance(size, int) or size < 1):
@@ -181,6 +190,7 @@ class Control:
                 "amplify_job_s": k.amplify_job_s,
                 "amplify_job_status": k.amplify_job_status,
                 "page_size": k.page_size,
+                "amplify_access_token_clone": k.amplify_access_token_clone,
             }
 
     def take_fault(self, service: str, operation: str) -> Fault | None:
