@@ -100,10 +100,11 @@ timeout_s = 10                   # lambda: 1 to 29 seconds (API Gateway waits at
 # zip = "dist/bootstrap.zip"     # lambda: a prebuilt package (e.g. from cargo-lambda) instead of building
 
 # The web app on Amplify Hosting, built from a GitHub repository: push this directory to
-# GitHub (amplify.yml and the app are at its root), uncomment the section, export
-# GITHUB_TOKEN (a classic token with `repo` and `admin:repo_hook`, or a fine-grained one
-# with "Webhooks" and "Administration" read and write), then run `chatctl up`.
-# `chatctl down` removes the webhook and deploy key Amplify adds to the repository.
+# GitHub (amplify.yml and the app are at its root), install the Amplify GitHub App of your
+# region on it (https://github.com/apps/aws-amplify-REGION/installations/new), uncomment
+# the section, export GITHUB_TOKEN (a classic token with `admin:repo_hook`, or a
+# fine-grained one with "Webhooks: read and write"), then run `chatctl up`.
+# `chatctl down` removes the webhook Amplify adds to the repository.
 # [frontend]
 # repository = "https://github.com/me/chat-web"
 # branch = "main"                # built on every push

@@ -945,6 +945,21 @@ def amplify_webhooks_are_per_region() -> None:
 
 
 @test
+def amplify_setup_fails_at_githubs_hook_limit() -> None:
+    """GitHub allows 20 webhooks per repository; Amplify then cannot add the region's."""
+    github_setup()
+    for i in range(20):
+        status, _, _ = http("POST", "/github/repos/acme/chat-web/hooks",
+                            {"config": {"url": f"https://ci.example.com/{i}"}}, token="ghp_good")
+        assert status == 201
+    err = expect_error("BadRequestException", lambda: client("amplify").create_app(
+        name="web", repository=REPO_URL, accessToken="ghp_good"))
+    message = err.response["Error"]["Message"]
+    assert message.startswith(SETUP_FAILED + '({"message":"Validation Failed"'), message
+    assert client("amplify").list_apps()["apps"] == [] and len(repo_state()["hooks"]) == 20
+
+
+@test
 def amplify_app_branch_job() -> None:
     github_setup()
     control("POST", "/faults", {"amplify_job_s": 0.4})

@@ -295,6 +295,7 @@ class Amplify:
                 GITHUB.require(token, need)
             except GitHubError as exc:
                 raise setup_failed(exc, docs) from exc
+        docs = HOOK_DOCS
         try:
             if hook is None:
                 GITHUB.add_hook(repo, {
@@ -309,6 +310,7 @@ class Amplify:
                     },
                 })
             if needs_key:
+                docs = KEY_DOCS
                 key = GITHUB.add_key(repo, {
                     "title": deploy_key_title(app.app_id),
                     "key": random_ssh_key(),
@@ -316,7 +318,7 @@ class Amplify:
                 }, token.login, token_secret)
                 app.deploy_key_id = key["id"]
         except GitHubError as exc:
-            raise setup_failed(exc) from exc
+            raise setup_failed(exc, docs) from exc
         app.data["repositoryCloneMethod"] = clone
         app.data["webhookCreateTime"] = time.time()
 
