@@ -215,6 +215,16 @@ async fn up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend, url: &str) ->
         .unwrap()
 }
 
+/// An `up` that must fail: its error, with the causes.
+async fn failed_up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend) -> String {
+    let observed = amplify::observe(ctx, Some(frontend)).await.unwrap();
+    let desired = amplify::desired(&ctx.names, frontend, Some(WSS));
+    let err = amplify::apply(ctx, access, &observed, Some(&desired))
+        .await
+        .unwrap_err();
+    format!("{err:#}")
+}
+
 async fn observe(ctx: &Ctx) -> Observed {
     amplify::observe(ctx, Some(&frontend(Framework::Static)))
         .await
@@ -583,12 +593,7 @@ async fn an_access_token_answered_over_ssh_records_and_removes_the_deploy_key() 
     let site = frontend(Framework::Static);
 
     // A webhook-only token cannot let Amplify add the key: refused before anything exists.
-    let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
-    let err = amplify::apply(&ctx, &gh.access(Some(TOKEN)), &observed, Some(&desired))
-        .await
-        .unwrap_err();
-    let text = format!("{err:#}");
+    let text = failed_up(&ctx, &gh.access(Some(TOKEN)), &site).await;
     assert!(text.contains("create-a-deploy-key"), "{text}");
     assert!(text.contains("Administration: read and write"), "{text}");
     assert!(observe(&ctx).await.is_empty());
@@ -804,12 +809,7 @@ async fn up_without_the_amplify_github_app_fails_with_the_install_link() {
     let gh = Fixtures::without_app(&emulator).await;
     let ctx = ctx(&emulator, "chat-dev");
     let site = frontend(Framework::Static);
-    let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
-    let err = amplify::apply(&ctx, &gh.access(Some(TOKEN)), &observed, Some(&desired))
-        .await
-        .unwrap_err();
-    let text = format!("{err:#}");
+    let text = failed_up(&ctx, &gh.access(Some(TOKEN)), &site).await;
     assert!(
         text.contains("https://github.com/apps/aws-amplify-eu-west-1/installations/new"),
         "{text}"
@@ -893,16 +893,10 @@ async fn a_partial_up_is_finished_by_the_next_one_without_a_token() {
         .await;
     let ctx = ctx(&emulator, "chat-dev");
     let site = frontend(Framework::Static);
-    let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
-    let err = amplify::apply(&ctx, &gh.access(Some(TOKEN)), &observed, Some(&desired))
-        .await
-        .unwrap_err();
-    assert!(
-        format!("{err:#}").contains("creating branch main"),
-        "{err:#}"
-    );
+    let text = failed_up(&ctx, &gh.access(Some(TOKEN)), &site).await;
+    assert!(text.contains("creating branch main"), "{text}");
     emulator.clear_faults().await;
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
 
     // Amplify set the repository up with the app, and chatctl recorded it right then.
     let observed = observe(&ctx).await;
@@ -1032,10 +1026,7 @@ async fn up_without_a_token_fails_clearly_before_any_write() {
     let desired = amplify::desired(&ctx.names, &site, Some(WSS));
     assert!(amplify::needs_token(&observed, Some(&desired)));
     emulator.clear_calls().await;
-    let err = amplify::apply(&ctx, &gh.access(None), &observed, Some(&desired))
-        .await
-        .unwrap_err();
-    let text = format!("{err:#}");
+    let text = failed_up(&ctx, &gh.access(None), &site).await;
     assert!(text.starts_with("GITHUB_TOKEN is not set"), "{text}");
     assert!(text.contains("acme/chat-web"), "{text}");
     assert!(text.contains("`admin:repo_hook`"), "{text}");
@@ -1043,10 +1034,7 @@ async fn up_without_a_token_fails_clearly_before_any_write() {
     assert_eq!(emulator.writes().await, Vec::<String>::new());
 
     // A token that cannot list webhooks is refused by GitHub before anything is created.
-    let err = amplify::apply(&ctx, &gh.access(Some(READ_ONLY)), &observed, Some(&desired))
-        .await
-        .unwrap_err();
-    let text = format!("{err:#}");
+    let text = failed_up(&ctx, &gh.access(Some(READ_ONLY)), &site).await;
     assert!(
         text.contains("403") && text.contains("admin:repo_hook"),
         "{text}"

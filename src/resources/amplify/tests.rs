@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::BTreeSet;
+
+use super::records::{join_ids, parse_ids};
 use super::teardown::needs;
 use super::*;
 use crate::config::{Names, STACK_TAG};
@@ -277,6 +280,21 @@ fn key(id: u64, title: &str) -> DeployKey {
     }
 }
 
+fn writable_key(id: u64, title: &str) -> DeployKey {
+    DeployKey {
+        read_only: false,
+        ..key(id, title)
+    }
+}
+
+/// The deployed app, cloning as `clone_method` says.
+fn cloning(clone_method: &str) -> App {
+    App {
+        clone_method: Some(clone_method.into()),
+        ..deployed(&static_desired())
+    }
+}
+
 #[test]
 fn candidates_follow_the_records_then_the_fallback() {
     let desired = static_desired();
@@ -324,4 +342,105 @@ fn candidates_follow_the_records_then_the_fallback() {
     let found = candidates(&app, &unrecorded);
     assert_eq!(found.hooks.iter().map(|h| h.id).collect::<Vec<_>>(), [1]);
     assert_eq!(found.keys.iter().map(|k| k.id).collect::<Vec<_>>(), [3]);
+}
+
+#[test]
+fn the_github_app_flow_records_its_hook_and_no_key() {
+    let before = Snapshot {
+        hooks: vec![hook(1, "https://ci.example.com/hook")],
+        keys: None,
+    };
+    let after = Snapshot {
+        hooks: vec![
+            hook(1, "https://ci.example.com/hook"),
+            hook(2, UNIFIED),
+            hook(3, "https://someone.example.com/at-the-same-time"),
+        ],
+        keys: None,
+    };
+    let recorded = additions(&before, &after, &cloning("TOKEN"));
+    assert_eq!(recorded.hooks, [2]);
+    assert_eq!(recorded.keys, Some(Vec::new()));
+}
+
+#[test]
+fn an_ssh_clone_records_its_read_only_key() {
+    let before = Snapshot {
+        hooks: Vec::new(),
+        keys: Some(vec![writable_key(7, "deploy bot")]),
+    };
+    let after = Snapshot {
+        hooks: vec![hook(2, UNIFIED)],
+        keys: Some(vec![
+            writable_key(7, "deploy bot"),
+            key(8, "whatever Amplify calls it"),
+            writable_key(9, "someone's writable key"),
+        ]),
+    };
+    assert_eq!(
+        additions(&before, &after, &cloning("SSH")).keys,
+        Some(vec![8])
+    );
+    // Keys first seen afterwards are matched by title; none seen: not recorded.
+    let unseen = Snapshot {
+        keys: None,
+        ..before.clone()
+    };
+    let titled = Snapshot {
+        keys: Some(vec![
+            key(8, "AWS Amplify deploy key for app d1234567890abc"),
+            key(9, "other"),
+        ]),
+        ..after.clone()
+    };
+    assert_eq!(
+        additions(&unseen, &titled, &cloning("SSH")).keys,
+        Some(vec![8])
+    );
+    let blind = Snapshot {
+        keys: None,
+        ..after
+    };
+    assert_eq!(additions(&unseen, &blind, &cloning("SSH")).keys, None);
+}
+
+#[test]
+fn fallback_matchers_stay_in_the_region() {
+    let app = "d1234567890abc";
+    assert!(matches_amplify_hook(UNIFIED, app, "eu-west-1"));
+    // Another region's unified hook belongs to that region's apps.
+    assert!(!matches_amplify_hook(UNIFIED, app, "us-west-2"));
+    assert!(matches_amplify_hook(
+        "https://hooks.eu-west-1.amazonaws.com/github?appId=d1234567890abc",
+        app,
+        "us-west-2"
+    ));
+    // Not AWS, a foreign path, or http: never.
+    for url in [
+        "https://ci.example.com/prod/github",
+        "https://ab12cd34ef.execute-api.eu-west-1.amazonaws.com/prod/jenkins",
+        "http://ab12cd34ef.execute-api.eu-west-1.amazonaws.com/prod/github",
+        "https://ci.example.com/hook?app=d1234567890abc",
+        "https://evil.amazonaws.com.example.net/prod/github",
+    ] {
+        assert!(!matches_amplify_hook(url, app, "eu-west-1"), "{url}");
+    }
+    assert!(matches_amplify_key(
+        &key(1, "AWS Amplify deploy key for app d1234567890abc"),
+        app
+    ));
+    assert!(!matches_amplify_key(
+        &key(1, "AWS Amplify deploy key for app dother"),
+        app
+    ));
+    assert!(!matches_amplify_key(&key(1, "deploy bot"), app));
+}
+
+#[test]
+fn ids_round_trip_through_tags() {
+    let ids = BTreeSet::from([400_000_001, 400_000_002]);
+    assert_eq!(join_ids(&ids), "400000001 400000002");
+    assert_eq!(parse_ids("400000001 400000002"), [400_000_001, 400_000_002]);
+    assert_eq!(parse_ids("1,2"), [1, 2]);
+    assert!(parse_ids("").is_empty());
 }
