@@ -200,14 +200,15 @@ pub async fn list(ctx: &Ctx) -> Result<Vec<App>> {
 }
 
 /// The stack's apps, oldest first (id as tie-breaker, so concurrent observers agree on the
-/// primary), and the region's other apps.
-pub async fn observe(ctx: &Ctx) -> Result<(Vec<App>, Vec<AppRef>)> {
-    let (mut ours, others): (Vec<App>, Vec<App>) = list(ctx)
+/// primary).
+pub async fn observe(ctx: &Ctx) -> Result<Vec<App>> {
+    let mut ours: Vec<App> = list(ctx)
         .await?
         .into_iter()
-        .partition(|a| a.stack() == Some(ctx.names.stack.as_str()));
+        .filter(|a| a.stack() == Some(ctx.names.stack.as_str()))
+        .collect();
     ours.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
-    Ok((ours, others.iter().map(AppRef::of).collect()))
+    Ok(ours)
 }
 
 /// `https://github.com/Owner/Repo(.git)` → `owner/repo`, for comparisons.

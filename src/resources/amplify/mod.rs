@@ -64,8 +64,6 @@ pub struct Observed {
     pub stray_branches: Vec<Branch>,
     /// The newest build of the configured branch.
     pub last_job: Option<JobInfo>,
-    /// The other Amplify apps in the region.
-    pub others: Vec<AppRef>,
 }
 
 impl Observed {
@@ -93,10 +91,8 @@ impl Observed {
 /// Reads the stack's Amplify apps (whether or not `[frontend]` is configured, so that `down`
 /// finds an app after the section was removed), the configured branch and its last build.
 pub async fn observe(ctx: &Ctx, frontend: Option<&Frontend>) -> Result<Observed> {
-    let (apps, others) = app::observe(ctx).await?;
     let mut observed = Observed {
-        apps,
-        others,
+        apps: app::observe(ctx).await?,
         ..Observed::default()
     };
     let (Some(primary), Some(frontend)) = (observed.primary(), frontend) else {

@@ -68,7 +68,6 @@ fn converged(desired: &Desired) -> Observed {
             started: 1,
             ended: Some(2),
         }),
-        others: Vec::new(),
     }
 }
 
