@@ -23,9 +23,10 @@ from urllib.parse import quote
 
 from werkzeug.wsgi import get_input_stream
 
-from . import motopatch
+from . import motopatch, strict
 
 motopatch.apply()
+strict.apply()
 
 # moto must be imported after the patches (it builds URL tables lazily, but the
 # patch module imports the service modules it changes itself).
@@ -40,6 +41,7 @@ from .control import CONTROL, ControlError  # noqa: E402
 from .errors import Response, aws_error  # noqa: E402
 from .github import GITHUB, GitHubError, route as github_route  # noqa: E402
 from .ops import RESOLVER, SIGNING_TO_SERVICE, is_write  # noqa: E402
+from .strict import STRICT  # noqa: E402
 
 # moto's backends are not written for concurrent mutation; the fakes share the
 # lock so that Amplify's GitHub side effects are atomic too. Only the handling
@@ -234,6 +236,7 @@ class EmulatorApp:
             moto_api_backend.reset()
             GITHUB.reset()
             AMPLIFY.reset()
+            STRICT.reset()
             CONTROL.reset()
 
     # --- GitHub ---------------------------------------------------------------------
@@ -292,7 +295,16 @@ class EmulatorApp:
             refused = self.lambda_role_refusal(region, body)
             if refused is not None:
                 return refused
+        # API Gateway's own validation and deployments (strict.py), which moto lacks.
+        if STRICT.serves(service, operation):
+            return STRICT.serve(operation, region, method, raw_path, query, body)
+        refused = STRICT.before(service, operation, region, method, raw_path, query, body)
+        if refused is not None:
+            return refused
+        auto_deploy = STRICT.auto_deploy_flags(service, region, method, raw_path, query)
         status, headers, out = self.call_moto(environ, service)
+        if 200 <= status < 300:
+            STRICT.after(service, operation, region, method, raw_path, query, body, auto_deploy)
         if service == "iam" and status == 200 and operation in ("CreateRole", "UpdateAssumeRolePolicy", "DeleteRole"):
             self.track_role(operation, body)
         model = RESOLVER.model(service)

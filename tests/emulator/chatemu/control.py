@@ -45,6 +45,10 @@ class Knobs:
     amplify_job_s: float = 1.0
     amplify_job_status: str = "SUCCEED"
     page_size: int | None = None
+    # Deployments stay PENDING this long before their verdict shows (strict.py).
+    deployment_pending_s: float = 0.0
+    # When set, every deployment fails with this reason (an AWS-side failure).
+    deployment_failure: str | None = None
 
 
 KNOB_TYPES = {
@@ -52,6 +56,7 @@ KNOB_TYPES = {
     "role_propagation_s": float,
     "update_account_interval_s": float,
     "amplify_job_s": float,
+    "deployment_pending_s": float,
 }
 
 
@@ -116,7 +121,7 @@ class Control:
             raise ControlError("expected a JSON object or an array of objects")
         known = set(KNOB_TYPES) | {
             "operation", "service", "count", "status", "code", "message", "headers",
-            "amplify_job_status", "page_size",
+            "amplify_job_status", "page_size", "deployment_failure",
         }
         unknown = set(spec) - known
         if unknown:
@@ -136,6 +141,11 @@ class Control:
                 if status not in ("SUCCEED", "FAILED", "CANCELLED"):
                     raise ControlError("amplify_job_status must be SUCCEED, FAILED or CANCELLED")
                 self.knobs.amplify_job_status = status
+            if "deployment_failure" in spec:
+                failure = spec["deployment_failure"]
+                if failure is not None and (not isinstance(failure, str) or not failure):
+                    raise ControlError("deployment_failure must be a non-empty string or null")
+                self.knobs.deployment_failure = failure
             if "page_size" in spec:
                 size = spec["page_size"]
                 if size is not None and (not isinstance(size, int) or size < 1):
@@ -181,6 +191,8 @@ class Control:
                 "amplify_job_s": k.amplify_job_s,
                 "amplify_job_status": k.amplify_job_status,
                 "page_size": k.page_size,
+                "deployment_pending_s": k.deployment_pending_s,
+                "deployment_failure": k.deployment_failure,
             }
 
     def take_fault(self, service: str, operation: str) -> Fault | None:
