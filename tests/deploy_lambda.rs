@@ -179,9 +179,10 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
         .await
         .unwrap();
     let variables = stage.stage_variables().unwrap();
+    // The function URL without its scheme, which the integration URIs write literally.
     assert_eq!(
-        variables["backendUrl"],
-        url.function_url().trim_end_matches('/')
+        format!("https://{}/", variables["backendHost"]),
+        url.function_url()
     );
     let secret = variables["backendSecret"].clone();
     assert_eq!(secret.len(), 64);
@@ -279,6 +280,14 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     );
     let apis = v2.get_apis().send().await.unwrap();
     assert!(apis.items().is_empty());
+    // No log group is left: access, execution (API Gateway's) and function logs.
+    let groups = emulator
+        .logs()
+        .describe_log_groups()
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
     emulator.clear_calls().await;
     project.run(&["down", "--yes"]).await.assert_code(0);
     assert_eq!(emulator.writes().await, Vec::<String>::new());

@@ -33,6 +33,7 @@ strict.apply()
 from moto.apigateway.models import apigateway_backends  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam.models import iam_backends  # noqa: E402
+from moto.utilities.utils import get_partition  # noqa: E402
 from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
 
@@ -306,7 +307,7 @@ class EmulatorApp:
         if 200 <= status < 300:
             STRICT.after(service, operation, region, method, raw_path, query, body, auto_deploy)
         if service == "iam" and status == 200 and operation in ("CreateRole", "UpdateAssumeRolePolicy", "DeleteRole"):
-            self.track_role(operation, body)
+            self.track_role(operation, region, body)
         model = RESOLVER.model(service)
         if model is not None and model.protocol.startswith("rest") and 200 <= status < 300:
             # moto answers 200 where AWS answers 201/202/204; clients and the call
@@ -352,16 +353,18 @@ class EmulatorApp:
         return captured["status"], list(captured["headers"]), b"".join(chunks)
 
     # --- IAM eventual consistency and API Gateway account checks --------------------------
-    def track_role(self, operation: str, body: bytes) -> None:
+    def track_role(self, operation: str, region: str, body: bytes) -> None:
         from urllib.parse import parse_qs
 
         name = parse_qs(body.decode("utf-8", "replace")).get("RoleName", [""])[0]
         if not name:
             return
-        arn_prefix = f"arn:aws:iam::{account_id()}:role/"
+        # IAM is global per partition: a role made from cn-north-1 lives in aws-cn.
+        partition = get_partition(region)
+        arn_prefix = f"arn:{partition}:iam::{account_id()}:role/"
         if operation in ("CreateRole", "UpdateAssumeRolePolicy"):
             try:
-                role = iam_backends[account_id()]["aws"].get_role(name)
+                role = iam_backends[account_id()][partition].get_role(name)
             except Exception:
                 return
             CONTROL.role_created_now(role.arn)
@@ -372,7 +375,7 @@ class EmulatorApp:
 
     def find_role(self, arn: str) -> Any | None:
         try:
-            return iam_backends[account_id()]["aws"].get_role_by_arn(arn)
+            return iam_backends[account_id()][arn.split(":")[1]].get_role_by_arn(arn)
         except Exception:
             return None
 
