@@ -275,8 +275,7 @@ mod tests {
 
     #[test]
     fn backend_urls_split_into_scheme_and_stage_variable() {
-        let lambda =
-            BackendEndpoint::parse("https://abc123.lambda-url.eu-west-1.on.aws/").unwrap();
+        let lambda = BackendEndpoint::parse("https://abc123.lambda-url.eu-west-1.on.aws/").unwrap();
         assert_eq!(
             lambda,
             BackendEndpoint {

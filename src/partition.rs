@@ -37,9 +37,8 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 impl Partition {
     /// The partition of `region`; a region of another or of no known partition is refused.
     pub fn of_region(region: &str) -> Result<Self> {
-        let word = |s: &str| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
+        let word =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         let number = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
         let parts: Vec<&str> = region.split('-').collect();
         match parts.as_slice() {
@@ -107,7 +106,9 @@ mod tests {
 
     #[test]
     fn other_partitions_and_unknown_regions_are_refused_by_name() {
-        let err = Partition::of_region("us-iso-east-1").unwrap_err().to_string();
+        let err = Partition::of_region("us-iso-east-1")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "region \"us-iso-east-1\" is in the AWS partition aws-iso, which chatctl does not deploy to: use a region of the aws, aws-cn or aws-us-gov partition"
@@ -126,7 +127,10 @@ mod tests {
         );
         for unknown in ["xx-west-1", "moon-base-1", "eu-west", "eu-west-x"] {
             let err = Partition::of_region(unknown).unwrap_err().to_string();
-            assert!(err.contains("belongs to no AWS partition"), "{unknown}: {err}");
+            assert!(
+                err.contains("belongs to no AWS partition"),
+                "{unknown}: {err}"
+            );
         }
     }
 

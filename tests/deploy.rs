@@ -176,7 +176,11 @@ async fn assert_stack_complete(emulator: &Emulator) {
     let variables = stage.stage_variables().unwrap();
     let mut names: Vec<&str> = variables.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(names, ["backendHost", "backendSecret"], "no stale stage variable");
+    assert_eq!(
+        names,
+        ["backendHost", "backendSecret"],
+        "no stale stage variable"
+    );
     assert_eq!(variables["backendHost"], "chat-backend.example.com");
     assert_eq!(variables["backendSecret"], SECRET);
     // API Gateway deployed the stack: the stage serves the newest deployment.
@@ -383,12 +387,7 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
         "the setting named our role: cleared"
     );
     // No log group of the stack remains, the one API Gateway made for the stage included.
-    let groups = emulator
-        .logs()
-        .describe_log_groups()
-        .send()
-        .await
-        .unwrap();
+    let groups = emulator.logs().describe_log_groups().send().await.unwrap();
     assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
 
     emulator.clear_calls().await;
@@ -734,7 +733,10 @@ async fn connect_route(emulator: &Emulator, api_id: &str) -> aws_sdk_apigatewayv
         .clone()
 }
 
-async fn stage_of(emulator: &Emulator, api_id: &str) -> aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput {
+async fn stage_of(
+    emulator: &Emulator,
+    api_id: &str,
+) -> aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput {
     emulator
         .apigatewayv2()
         .get_stage()
@@ -756,8 +758,9 @@ async fn a_failing_auto_deployment_fails_up_shows_in_status_and_the_next_up_depl
     let up = project.run(&["up"]).await;
     up.assert_code(1);
     assert!(
-        up.stderr
-            .contains(&format!("stage dev did not deploy: Deployment attempt failed: {reason}")),
+        up.stderr.contains(&format!(
+            "stage dev did not deploy: Deployment attempt failed: {reason}"
+        )),
         "{}",
         up.stderr
     );
@@ -766,9 +769,9 @@ async fn a_failing_auto_deployment_fails_up_shows_in_status_and_the_next_up_depl
     status.assert_code(2);
     assert!(
         status.stdout.contains("drifted  deployment dev")
-            && status
-                .stdout
-                .contains(&format!("last_deployment: Deployment attempt failed: {reason} → deployed")),
+            && status.stdout.contains(&format!(
+                "last_deployment: Deployment attempt failed: {reason} → deployed"
+            )),
         "{}",
         status.stdout
     );
@@ -777,7 +780,11 @@ async fn a_failing_auto_deployment_fails_up_shows_in_status_and_the_next_up_depl
     emulator.clear_faults().await;
     let again = project.run(&["up"]).await;
     again.assert_code(0);
-    assert!(again.stderr.contains("deploy  stage dev"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("deploy  stage dev"),
+        "{}",
+        again.stderr
+    );
     project.run(&["status"]).await.assert_code(0);
     assert_stack_complete(&emulator).await;
 }
@@ -809,7 +816,11 @@ async fn an_undeclared_route_parameter_fails_the_deployment_until_up_declares_it
 
     let status = project.run(&["status"]).await;
     status.assert_code(2);
-    assert!(status.stdout.contains("drifted  route $connect"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("drifted  route $connect"),
+        "{}",
+        status.stdout
+    );
     assert!(status.stdout.contains(&message), "{}", status.stdout);
 
     project.run(&["up"]).await.assert_code(0);
@@ -852,7 +863,10 @@ async fn stale_stage_variables_and_request_parameters_are_removed_and_the_next_p
     v2.update_integration()
         .api_id(&api_id)
         .integration_id(&integration_id)
-        .request_parameters("integration.request.header.x-old-token", "route.request.querystring.token")
+        .request_parameters(
+            "integration.request.header.x-old-token",
+            "route.request.querystring.token",
+        )
         .send()
         .await
         .unwrap();
@@ -949,7 +963,9 @@ async fn the_execution_log_group_api_gateway_made_gets_the_retention_and_down_re
     let status = project.run(&["status"]).await;
     status.assert_code(2);
     assert!(
-        status.stdout.contains(&format!("drifted  log group {group}"))
+        status
+            .stdout
+            .contains(&format!("drifted  log group {group}"))
             && status.stdout.contains("retention_days: never expire → 7"),
         "{}",
         status.stdout
@@ -1029,4 +1045,29 @@ async fn a_stack_in_china_writes_aws_cn_arns_and_other_partitions_are_refused() 
         "{}",
         refused.stderr
     );
+}
+
+#[tokio::test]
+async fn up_waits_while_the_deployment_is_pending() {
+    let emulator = Emulator::start().await;
+    // Each deployment stays PENDING for 5 s after the change that triggered it.
+    emulator.fault(json!({"deployment_pending_s": 5})).await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    // up returned only once API Gateway had deployed the last change.
+    let api_id = emulator.the_api_id("chat-dev").await;
+    let deployments = emulator
+        .apigatewayv2()
+        .get_deployments()
+        .api_id(&api_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        deployments.items().iter().all(|d| d.deployment_status()
+            != Some(&aws_sdk_apigatewayv2::types::DeploymentStatus::Pending)),
+        "{deployments:?}"
+    );
+    emulator.clear_faults().await;
+    assert_stack_complete(&emulator).await;
 }

@@ -281,12 +281,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     let apis = v2.get_apis().send().await.unwrap();
     assert!(apis.items().is_empty());
     // No log group is left: access, execution (API Gateway's) and function logs.
-    let groups = emulator
-        .logs()
-        .describe_log_groups()
-        .send()
-        .await
-        .unwrap();
+    let groups = emulator.logs().describe_log_groups().send().await.unwrap();
     assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
     emulator.clear_calls().await;
     project.run(&["down", "--yes"]).await.assert_code(0);

@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use super::Ctx;
-pub use super::log_groups::{KIND, Observed, delete, find};
 use super::log_groups::{self};
+pub use super::log_groups::{KIND, Observed, delete, find};
 use crate::plan::Step;
 
 pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {

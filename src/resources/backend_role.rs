@@ -55,7 +55,10 @@ pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
         .replace("${name_index}", chat_handler::schema::BY_NAME_INDEX)
         .replace(
             "${stage_arn}",
-            &arn("execute-api", &format!("{}/{}", inputs.api_id, inputs.stage)),
+            &arn(
+                "execute-api",
+                &format!("{}/{}", inputs.api_id, inputs.stage),
+            ),
         );
     if let Some(start) = text.find("${") {
         anyhow::bail!(
@@ -296,10 +299,12 @@ mod tests {
                 "{resource}"
             );
         }
-        assert!(resources.contains(
-            &"arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/chat-dev-backend:*"
-                .to_owned()
-        ));
+        assert!(
+            resources.contains(
+                &"arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/chat-dev-backend:*"
+                    .to_owned()
+            )
+        );
     }
 
     #[test]

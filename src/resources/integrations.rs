@@ -111,7 +111,11 @@ pub fn plan(route: &RouteSpec, scheme: Scheme, observed: Option<&Observed>) -> S
         IntegrationType::Http.as_str(),
     );
     compare("integration_method", &existing.method, METHOD);
-    compare("integration_uri", &existing.uri, &route.integration_uri(scheme));
+    compare(
+        "integration_uri",
+        &existing.uri,
+        &route.integration_uri(scheme),
+    );
     compare(
         "passthrough_behavior",
         &existing.passthrough,
@@ -175,10 +179,8 @@ pub fn update_parameters(
     existing: &BTreeMap<String, String>,
     wanted: &BTreeMap<String, String>,
 ) -> HashMap<String, String> {
-    let mut parameters: HashMap<String, String> = wanted
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut parameters: HashMap<String, String> =
+        wanted.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for stale in existing.keys().filter(|k| !wanted.contains_key(*k)) {
         parameters.insert(stale.clone(), String::new());
     }

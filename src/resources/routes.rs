@@ -317,7 +317,10 @@ pub async fn apply(
                 .await;
                 absent_if(result, |e| e.is_not_found_exception()).map_err(|e| {
                     aws_error(
-                        &format!("removing request parameter {stale} of route {}", spec.route_key),
+                        &format!(
+                            "removing request parameter {stale} of route {}",
+                            spec.route_key
+                        ),
                         &e,
                     )
                 })?;
@@ -506,7 +509,12 @@ mod tests {
         let spec = &routes()[0];
         let integrations = [integration("i", &spec.integration_uri(Scheme::Https))];
         let undeclared = [route("$connect", "integrations/i")];
-        let bindings = bind(std::slice::from_ref(spec), Scheme::Https, &undeclared, &integrations);
+        let bindings = bind(
+            std::slice::from_ref(spec),
+            Scheme::Https,
+            &undeclared,
+            &integrations,
+        );
         let step = plan(spec, &bindings[0], false);
         assert_eq!(step.action, Action::Update);
         assert_eq!(step.changes[0].field, "request_parameters");
@@ -518,7 +526,12 @@ mod tests {
             request_parameters: spec.route_parameters.clone(),
             ..route("$connect", "integrations/i")
         }];
-        let bindings = bind(std::slice::from_ref(spec), Scheme::Https, &declared, &integrations);
+        let bindings = bind(
+            std::slice::from_ref(spec),
+            Scheme::Https,
+            &declared,
+            &integrations,
+        );
         assert_eq!(plan(spec, &bindings[0], false).action, Action::Keep);
         assert_eq!(
             sdk_parameters(spec).unwrap()["route.request.querystring.name"].required(),

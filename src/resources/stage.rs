@@ -360,8 +360,16 @@ mod tests {
             .insert("backendUrl".into(), "https://old.example".into());
         let change = changes(&stage, &desired()).remove(0);
         assert_eq!(
-            (change.field.as_str(), change.old.as_str(), change.new.as_str()),
-            ("stage_variables.backendUrl", "https://old.example", "(none)")
+            (
+                change.field.as_str(),
+                change.old.as_str(),
+                change.new.as_str()
+            ),
+            (
+                "stage_variables.backendUrl",
+                "https://old.example",
+                "(none)"
+            )
         );
     }
 

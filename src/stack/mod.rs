@@ -195,7 +195,11 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                     host: BACKEND_HOST_AFTER_APPLY.to_owned(),
                 },
             };
-            (endpoint, secret.clone(), Some(backend::Desired { secret, code }))
+            (
+                endpoint,
+                secret.clone(),
+                Some(backend::Desired { secret, code }),
+            )
         }
     };
     Ok(Desired {
@@ -269,7 +273,8 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         &observed.integrations,
     );
     for (spec, binding) in desired.routes.iter().zip(&bindings) {
-        let integration_step = integrations::plan(spec, desired.backend_scheme, binding.integration);
+        let integration_step =
+            integrations::plan(spec, desired.backend_scheme, binding.integration);
         let replaced = integration_step.action == Action::Replace;
         steps.push(integration_step);
         steps.extend(integrations::plan_responses(
@@ -308,7 +313,10 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
     steps.push(stage::plan(observed.stage.as_ref(), &desired.stage));
     steps.extend(deployment::plan(
         &ctx.stage,
-        observed.stage.as_ref().and_then(stage::Observed::failed_deployment),
+        observed
+            .stage
+            .as_ref()
+            .and_then(stage::Observed::failed_deployment),
     ));
     steps.extend(amplify::plan(&observed.amplify, desired.frontend.as_ref()));
     Ok(Plan {

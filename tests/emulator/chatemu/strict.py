@@ -415,6 +415,7 @@ class Strict:
             updating = operation == "UpdateIntegration"
             existing = api.integrations.get(params.get("integrationId", "")) if updating else None
             itype = data.get("integrationType") or (existing.integration_type if existing else None)
+            # [apiref] CreateIntegration's required members (ApiId, IntegrationType).
             if not updating and not itype:
                 raise Refusal("IntegrationType is required")
             if itype and itype not in INTEGRATION_TYPES:
@@ -425,6 +426,7 @@ class Strict:
             if websocket:
                 check_integration_parameters(data.get("requestParameters"), updating)
         elif operation in ("CreateRoute", "UpdateRoute"):
+            # [apiref] CreateRoute's required members (ApiId, RouteKey).
             if operation == "CreateRoute" and not data.get("routeKey"):
                 raise Refusal("RouteKey is required")
             rrse = data.get("routeResponseSelectionExpression")
@@ -620,6 +622,7 @@ def account_role(region: str) -> str | None:
 
 
 def check_create_api(data: dict[str, Any]) -> None:
+    # [apiref] CreateApi's required members.
     for name in ("name", "protocolType"):
         if not data.get(name):
             raise Refusal(f"{name[0].upper()}{name[1:]} is required")
