@@ -143,6 +143,10 @@ async fn custom_mappings_from_context_static_values_and_the_body() {
                     "integration.request.header.x-agent".into(),
                     "route.request.header.host".into(),
                 );
+                // Mapped request headers are declared by the route, as API Gateway requires.
+                route
+                    .route_parameters
+                    .insert("route.request.header.host".into(), false);
             } else {
                 p.insert(
                     "integration.request.header.x-to".into(),

@@ -122,8 +122,7 @@ pub async fn settle(ctx: &Ctx, api_id: &str, stage: &str) -> Result<()> {
         }
         if started.elapsed() >= deadline {
             bail!(
-                "stage {stage} has no finished deployment after {:?}: see its deployments with `aws apigatewayv2 get-deployments --api-id {api_id}`",
-                deadline
+                "stage {stage} has no finished deployment after {deadline:?}: see its deployments with `aws apigatewayv2 get-deployments --api-id {api_id}`"
             );
         }
         tokio::time::sleep(interval).await;

@@ -93,6 +93,23 @@ pub async fn apply(
     observed: Option<&Observed>,
     retention_days: i32,
 ) -> Result<String> {
+    ensure(ctx, name, observed, retention_days).await?;
+    match observed {
+        Some(group) if !group.arn.is_empty() => Ok(group.arn.clone()),
+        _ => Ok(find(ctx, name)
+            .await?
+            .with_context(|| format!("log group {name} vanished right after it was created"))?
+            .arn),
+    }
+}
+
+/// [`apply`] without reading the ARN back (for groups nothing refers to by ARN).
+pub async fn ensure(
+    ctx: &Ctx,
+    name: &str,
+    observed: Option<&Observed>,
+    retention_days: i32,
+) -> Result<()> {
     let logs = &ctx.aws.logs;
     if observed.is_none() {
         let tags: HashMap<String, String> = ctx.names.tags().into_iter().collect();
@@ -119,13 +136,7 @@ pub async fn apply(
             .await
             .map_err(|e| aws_error(&format!("setting the retention of {name}"), &e))?;
     }
-    match observed {
-        Some(group) if !group.arn.is_empty() => Ok(group.arn.clone()),
-        _ => Ok(find(ctx, name)
-            .await?
-            .with_context(|| format!("log group {name} vanished right after it was created"))?
-            .arn),
-    }
+    Ok(())
 }
 
 /// Deletes a log group; already gone is success.

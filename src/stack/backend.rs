@@ -227,7 +227,7 @@ pub async fn apply(
             step(
                 ctx,
                 group.label(),
-                log_groups::apply(
+                log_groups::ensure(
                     ctx,
                     &name,
                     observed.log_group.as_ref(),
@@ -253,12 +253,7 @@ pub async fn apply(
                 .map(|r| r.arn.clone())
                 .context("the backend role has no ARN")?
         };
-        let api = api
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
-            .clone()
-            .context("the WebSocket API was not created")?;
+        let api = super::api_when_ready(&mut api).await?;
         let account = observed
             .account_id
             .as_deref()

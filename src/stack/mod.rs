@@ -6,10 +6,15 @@
 //! ```text
 //! logs role ─► policy attachment ─► account setting ─┐
 //! websocket api ─► integration ─► integration response│
-//!                        └──────► route ─► route resp.├─► stage
-//! access log group ───────────────────────────────────┤
-//! Lambda backend (backend.rs; needs the API id) ──────┘
+//!    │                   └──────► route ─► route resp.├─► stage ─┐
+//!    └─► execution log group ─────────────────────────┤          ├─► deployment verdict
+//! access log group ───────────────────────────────────┤          │
+//! Lambda backend (backend.rs; needs the API id) ──────┘          │
+//! (everything above) ────────────────────────────────────────────┘
 //! ```
+//!
+//! On an existing stage whose settings change, integrations and routes wait for the stage:
+//! auto-deploy snapshots the API with the stage variables of the moment.
 
 pub mod backend;
 
@@ -377,6 +382,18 @@ pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
     }
 }
 
+/// The stack's API once the API chain has created or found it.
+pub(crate) async fn api_when_ready(
+    ready: &mut tokio::sync::watch::Receiver<Option<api::Observed>>,
+) -> Result<api::Observed> {
+    ready
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
+        .clone()
+        .context("the WebSocket API was not created")
+}
+
 /// Runs `future` as the step `label`, showing progress.
 pub(crate) async fn step<T>(
     ctx: &Ctx,
@@ -528,22 +545,14 @@ pub async fn apply(
         }
     };
 
-    // The stage needs the API, the account setting (logging), the log group and the backend
-    // URL — but not the routes: with auto-deploy, routes created after it still go live.
-    let mut api_for_stage = api_ready.subscribe();
-    let stage_chain = async {
-        let ((), log_arn, function_url) = tokio::try_join!(role_chain, log_chain, backend_chain)?;
-        let api = api_for_stage
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
-            .clone()
-            .context("the WebSocket API was not created")?;
-        // API Gateway creates this group on its own (without retention) once logging is on;
-        // made first, it has the stack's tags and retention from the start.
+    // API Gateway creates the execution-log group on its own (without retention) once logging
+    // is on; made first, it has the stack's tags and retention from the start.
+    let mut api_for_logs = api_ready.subscribe();
+    let execution_log_chain = async {
         if let Some(group) = execution_log_group_step(ctx, config, observed)
             && group.is_change()
         {
+            let api = api_when_ready(&mut api_for_logs).await?;
             let name = log_groups::execution_log_group(&api.id, &ctx.stage);
             step(
                 ctx,
@@ -552,7 +561,7 @@ pub async fn apply(
                     ..group
                 }
                 .label(),
-                log_groups::apply(
+                log_groups::ensure(
                     ctx,
                     &name,
                     observed.execution_log_group.as_ref(),
@@ -561,6 +570,16 @@ pub async fn apply(
             )
             .await?;
         }
+        Ok::<_, anyhow::Error>(())
+    };
+
+    // The stage needs the API, the account setting (logging), the log groups and the backend
+    // URL — but not the routes: with auto-deploy, routes created after it still go live.
+    let mut api_for_stage = api_ready.subscribe();
+    let stage_chain = async {
+        let ((), log_arn, function_url, ()) =
+            tokio::try_join!(role_chain, log_chain, backend_chain, execution_log_chain)?;
+        let api = api_when_ready(&mut api_for_stage).await?;
         let mut stage_desired = stage::Desired {
             access_log_arn: Some(log_arn.clone()),
             ..desired.stage.clone()

@@ -263,6 +263,9 @@ class EmulatorApp:
 
     # --- AWS --------------------------------------------------------------------------
     def aws(self, environ: dict[str, Any]) -> Response:
+        # When the request reached "AWS": time-based rules (IAM propagation) are judged at
+        # arrival, not after a large body was read and parsed on a busy machine.
+        arrived = time.monotonic()
         body = read_body(environ)
         headers = request_headers(environ)
         method = environ["REQUEST_METHOD"]
@@ -282,18 +285,19 @@ class EmulatorApp:
             resp = aws_error(service, fault.status, fault.code, fault.message, fault.headers)
         else:
             with STATE_LOCK:
-                resp = self.dispatch(service, operation, region, environ, method, raw_path, query, body)
+                resp = self.dispatch(service, operation, region, environ, method, raw_path, query, body,
+                                     arrived)
         entry.status = resp[0]
         return resp
 
     def dispatch(self, service: str, operation: str, region: str, environ: dict[str, Any],
-                 method: str, raw_path: str, query: str, body: bytes) -> Response:
+                 method: str, raw_path: str, query: str, body: bytes, arrived: float) -> Response:
         if service == "amplify":
             return AMPLIFY.handle(operation, region, method, raw_path, query, body)
         if service == "apigateway" and operation == "UpdateAccount":
-            return self.update_account(region, body)
+            return self.update_account(region, body, arrived)
         if service == "lambda" and operation in ("CreateFunction", "UpdateFunctionConfiguration"):
-            refused = self.lambda_role_refusal(region, body)
+            refused = self.lambda_role_refusal(region, body, arrived)
             if refused is not None:
                 return refused
         # API Gateway's own validation and deployments (strict.py), which moto lacks.
@@ -379,7 +383,7 @@ class EmulatorApp:
         except Exception:
             return None
 
-    def update_account(self, region: str, body: bytes) -> Response:
+    def update_account(self, region: str, body: bytes, arrived: float) -> Response:
         if CONTROL.update_account_throttled(account_id()):
             return aws_error("apigateway", 429, "TooManyRequestsException", "Too Many Requests")
         try:
@@ -401,7 +405,7 @@ class EmulatorApp:
                         return aws_error("apigateway", 400, "BadRequestException", "The role ARN is not well formed")
                     role = self.find_role(value)
                     # Real API Gateway assumes the role to validate it; moto doesn't.
-                    if role is None or not trusts(role, "apigateway.amazonaws.com") or CONTROL.role_still_propagating(value):
+                    if role is None or not trusts(role, "apigateway.amazonaws.com") or CONTROL.role_still_propagating(value, arrived):
                         return aws_error("apigateway", 400, "BadRequestException", ROLE_NOT_READY_APIGW)
                 role_arn = value or None
             else:
@@ -419,7 +423,7 @@ class EmulatorApp:
         account = {k: v for k, v in backend.get_account().to_json().items() if v is not None}
         return 200, [("Content-Type", "application/json")], json.dumps(account).encode()
 
-    def lambda_role_refusal(self, region: str, body: bytes) -> Response | None:
+    def lambda_role_refusal(self, region: str, body: bytes, arrived: float) -> Response | None:
         try:
             data = json.loads(body or b"{}")
         except ValueError:
@@ -430,6 +434,6 @@ class EmulatorApp:
         role = self.find_role(arn)
         if role is None:
             return None  # moto itself answers the same error for a missing role
-        if not trusts(role, "lambda.amazonaws.com") or CONTROL.role_still_propagating(arn):
+        if not trusts(role, "lambda.amazonaws.com") or CONTROL.role_still_propagating(arn, arrived):
             return aws_error("lambda", 400, "InvalidParameterValueException", ROLE_NOT_READY_LAMBDA)
         return None

@@ -222,11 +222,12 @@ class Control:
         with self.lock:
             self.role_created.pop(arn, None)
 
-    def role_still_propagating(self, arn: str) -> bool:
+    def role_still_propagating(self, arn: str, at: float) -> bool:
+        """Whether the role was still unusable at monotonic time `at` (the request's arrival)."""
         with self.lock:
             created = self.role_created.get(arn)
             delay = self.knobs.role_propagation_s
-        return created is not None and time.monotonic() - created < delay
+        return created is not None and at - created < delay
 
     def update_account_throttled(self, account: str) -> bool:
         """True when UpdateAccount comes too soon after the previous one."""
