@@ -199,9 +199,26 @@ pub async fn apply(
     plan: &[Step],
     mut api: watch::Receiver<Option<api::Observed>>,
 ) -> Result<String> {
-    let changed = |kind: &str| plan.iter().any(|s| s.kind == kind && s.is_change());
+    // The plan is the whole stack's: the logs role is an "iam role" too, so the backend's
+    // steps are told apart by kind and name.
+    let ours = |s: &&Step| {
+        [
+            &ctx.names.table,
+            &ctx.names.backend_role,
+            &ctx.names.backend_policy,
+            &ctx.names.function,
+        ]
+        .iter()
+        .any(|name| s.name == **name)
+    };
+    let changed = |kind: &str| {
+        plan.iter()
+            .filter(ours)
+            .any(|s| s.kind == kind && s.is_change())
+    };
     let label = |kind: &str| {
         plan.iter()
+            .filter(ours)
             .find(|s| s.kind == kind)
             .map_or_else(|| kind.to_owned(), Step::label)
     };
