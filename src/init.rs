@@ -89,6 +89,7 @@ throttling_rate_limit = 50.0     # requests per second (a zero limit answers eve
 logging_level = "INFO"           # execution logs: OFF | ERROR | INFO
 data_trace = false               # log full request and response data (may contain messages)
 detailed_metrics = false         # per-route CloudWatch metrics (billed)
+log_retention_days = 30          # every log group of the stack: 1, 3, 5, 7, 14, 30, 60, 90, … 3653
 
 [backend]
 kind = "lambda"                  # lambda: chatctl deploys the chat backend (Lambda + DynamoDB)

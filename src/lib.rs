@@ -13,6 +13,7 @@ pub mod init;
 pub mod lock;
 pub mod logging;
 pub mod package;
+pub mod partition;
 pub mod plan;
 pub mod probe;
 pub mod resources;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! dynamodb table ────────────────────────────┐
+//! function log group ────────────────────────┤
 //! backend role ─► inline policy (needs api) ─┤
 //!        └──────► function (needs api: callback URL) ─► function URL + permissions ─► stage
 //! ```
@@ -17,7 +18,9 @@ use tokio::sync::watch;
 use super::step;
 use crate::config::{Backend, Config};
 use crate::plan::{Action, Step};
-use crate::resources::{Ctx, api, aws_error, backend_role, function, function_url, table};
+use crate::resources::{
+    Ctx, api, aws_error, backend_role, function, function_url, log_groups, table,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -27,11 +30,16 @@ pub struct Observed {
     pub role: Option<backend_role::Observed>,
     pub function: Option<function::Observed>,
     pub url: Option<function_url::Observed>,
+    /// `/aws/lambda/{function}`: made by chatctl with the retention, or by Lambda without.
+    pub log_group: Option<log_groups::Observed>,
 }
 
 impl Observed {
     pub fn is_empty(&self) -> bool {
-        self.table.is_none() && self.role.is_none() && self.function.is_none()
+        self.table.is_none()
+            && self.role.is_none()
+            && self.function.is_none()
+            && self.log_group.is_none()
     }
 
     /// The secret the deployed function checks, if any.
@@ -69,11 +77,19 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
         };
         Ok::<_, anyhow::Error>((function, url))
     };
-    let (account_id, table, role, (function, url)) = tokio::try_join!(
+    let log_group = async {
+        if lambda_backend {
+            log_groups::find(ctx, &log_groups::function_log_group(&ctx.names.function)).await
+        } else {
+            Ok(None)
+        }
+    };
+    let (account_id, table, role, (function, url), log_group) = tokio::try_join!(
         account,
         table::observe(ctx),
         backend_role::observe(ctx),
-        function_and_url
+        function_and_url,
+        log_group,
     )?;
     Ok(Observed {
         account_id,
@@ -81,6 +97,7 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
         role,
         function,
         url,
+        log_group,
     })
 }
 
@@ -117,6 +134,7 @@ fn function_desired(
 
 fn policy(ctx: &Ctx, config: &Config, account: &str, api_id: &str) -> Result<Value> {
     backend_role::render_policy(&backend_role::PolicyInputs {
+        partition: config.partition()?,
         region: &config.region,
         account,
         table: &ctx.names.table,
@@ -138,7 +156,14 @@ pub fn plan(
     let Some(desired) = desired else {
         return Ok(teardown_steps(ctx, observed));
     };
-    let mut steps = vec![table::plan(ctx, observed.table.as_ref())];
+    let mut steps = vec![
+        table::plan(ctx, observed.table.as_ref()),
+        log_groups::plan(
+            &log_groups::function_log_group(&ctx.names.function),
+            observed.log_group.as_ref(),
+            config.api.log_retention_days,
+        ),
+    ];
     let wanted_policy = match (observed.account_id.as_deref(), api) {
         (Some(account), Some(api)) => Some(policy(ctx, config, account, &api.id)?),
         _ => None,
@@ -174,9 +199,26 @@ pub async fn apply(
     plan: &[Step],
     mut api: watch::Receiver<Option<api::Observed>>,
 ) -> Result<String> {
-    let changed = |kind: &str| plan.iter().any(|s| s.kind == kind && s.is_change());
+    // The plan is the whole stack's: the logs role is an "iam role" too, so the backend's
+    // steps are told apart by kind and name.
+    let ours = |s: &&Step| {
+        [
+            &ctx.names.table,
+            &ctx.names.backend_role,
+            &ctx.names.backend_policy,
+            &ctx.names.function,
+        ]
+        .iter()
+        .any(|name| s.name == **name)
+    };
+    let changed = |kind: &str| {
+        plan.iter()
+            .filter(ours)
+            .any(|s| s.kind == kind && s.is_change())
+    };
     let label = |kind: &str| {
         plan.iter()
+            .filter(ours)
             .find(|s| s.kind == kind)
             .map_or_else(|| kind.to_owned(), Step::label)
     };
@@ -186,6 +228,28 @@ pub async fn apply(
                 ctx,
                 label(table::KIND),
                 table::apply(ctx, observed.table.as_ref()),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    // Made before Lambda would make it on the first invocation, without retention.
+    let log_chain = async {
+        let name = log_groups::function_log_group(&ctx.names.function);
+        if let Some(group) = plan
+            .iter()
+            .find(|s| s.kind == log_groups::KIND && s.name == name)
+            .filter(|s| s.is_change())
+        {
+            step(
+                ctx,
+                group.label(),
+                log_groups::ensure(
+                    ctx,
+                    &name,
+                    observed.log_group.as_ref(),
+                    config.api.log_retention_days,
+                ),
             )
             .await?;
         }
@@ -206,12 +270,7 @@ pub async fn apply(
                 .map(|r| r.arn.clone())
                 .context("the backend role has no ARN")?
         };
-        let api = api
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
-            .clone()
-            .context("the WebSocket API was not created")?;
+        let api = super::api_when_ready(&mut api).await?;
         let account = observed
             .account_id
             .as_deref()
@@ -267,7 +326,7 @@ pub async fn apply(
         let ((), url) = tokio::try_join!(policy_chain, function_chain)?;
         Ok::<_, anyhow::Error>(url)
     };
-    let ((), url) = tokio::try_join!(table_chain, role_and_function)?;
+    let ((), (), url) = tokio::try_join!(table_chain, log_chain, role_and_function)?;
     Ok(url)
 }
 
@@ -277,8 +336,15 @@ pub fn teardown_steps(ctx: &Ctx, observed: &Observed) -> Vec<Step> {
     if observed.function.is_some() {
         steps.push(
             Step::new(function::KIND, ctx.names.function.clone(), Action::Delete)
-                .with_note("with its URL, permissions and log group"),
+                .with_note("with its URL and permissions"),
         );
+    }
+    if observed.log_group.is_some() {
+        steps.push(Step::new(
+            log_groups::KIND,
+            log_groups::function_log_group(&ctx.names.function),
+            Action::Delete,
+        ));
     }
     if observed.table.is_some() {
         steps.push(Step::new(
@@ -302,12 +368,21 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
     let function_chain = async {
         if observed.function.is_some() {
             let name = &ctx.names.function;
-            step(ctx, format!("- delete  lambda function {name}"), async {
-                function::delete(ctx).await?;
-                // Lambda creates this log group on first invocation, for the stack.
-                crate::resources::access_log_group::delete(ctx, &format!("/aws/lambda/{name}"))
-                    .await
-            })
+            step(
+                ctx,
+                format!("- delete  lambda function {name}"),
+                function::delete(ctx),
+            )
+            .await?;
+        }
+        // Lambda (re)creates this log group on an invocation: it goes after the function.
+        if observed.function.is_some() || observed.log_group.is_some() {
+            let group = log_groups::function_log_group(&ctx.names.function);
+            step(
+                ctx,
+                format!("- delete  log group {group}"),
+                log_groups::delete(ctx, &group),
+            )
             .await?;
         }
         if observed.role.is_some() {

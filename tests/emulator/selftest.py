@@ -57,11 +57,11 @@ def test(fn: Callable[[], None]) -> Callable[[], None]:
 
 # --- helpers -------------------------------------------------------------------
 
-def client(service: str) -> Any:
+def client(service: str, region: str = REGION) -> Any:
     return boto3.client(
         service,
         endpoint_url=BASE,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id="AKIDEMULATOR",
         aws_secret_access_key="emulator-secret",
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
@@ -235,6 +235,14 @@ def update_account_quota() -> None:
     apigw.update_account(patchOperations=patch)
 
 
+def set_account_role() -> str:
+    """Points the account's CloudWatch Logs setting at a working role (stages that log need it)."""
+    arn = create_role("apigw-logs")
+    client("apigateway").update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    return arn
+
+
 def websocket_api(name: str = "chat-dev") -> dict[str, Any]:
     return client("apigatewayv2").create_api(
         Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action",
@@ -291,13 +299,13 @@ def apigwv2_integrations_and_routes() -> None:
     }
     integ = v2.create_integration(
         ApiId=api_id, IntegrationType="HTTP", IntegrationMethod="POST",
-        IntegrationUri="${stageVariables.backendUrl}/sendmessage", RequestParameters=params,
+        IntegrationUri="https://${stageVariables.backendHost}/sendmessage", RequestParameters=params,
         PassthroughBehavior="WHEN_NO_MATCH", TimeoutInMillis=10000, TemplateSelectionExpression="\\$default")
     assert integ["ResponseMetadata"]["HTTPStatusCode"] == 201
     iid = integ["IntegrationId"]
     got = v2.get_integration(ApiId=api_id, IntegrationId=iid)
     assert got["RequestParameters"] == params and got["TimeoutInMillis"] == 10000
-    assert got["IntegrationUri"] == "${stageVariables.backendUrl}/sendmessage"
+    assert got["IntegrationUri"] == "https://${stageVariables.backendHost}/sendmessage"
     assert got["PassthroughBehavior"] == "WHEN_NO_MATCH" and got["TemplateSelectionExpression"] == "\\$default"
     assert got["ConnectionType"] == "INTERNET" and got["PayloadFormatVersion"] == "1.0", got
     assert got["IntegrationResponseSelectionExpression"] == "${integration.response.statuscode}", got
@@ -344,6 +352,8 @@ def apigwv2_integrations_and_routes() -> None:
 def apigwv2_stage_round_trip() -> None:
     v2 = client("apigatewayv2")
     api_id = websocket_api()["ApiId"]
+    # Logging needs the account's CloudWatch role (strict_logging_needs_the_account_role).
+    set_account_role()
     drs = {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50.0, "LoggingLevel": "INFO",
            "DataTraceEnabled": False, "DetailedMetricsEnabled": True}
     logs = {"DestinationArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/chat/dev", "Format": '{"requestId":"$context.requestId"}'}
@@ -361,12 +371,12 @@ def apigwv2_stage_round_trip() -> None:
     assert got["AccessLogSettings"] == logs and got["AutoDeploy"] is True
     assert got["Tags"] == {"chatctl:stack": "chat-dev"}
     assert [s["StageName"] for s in v2.get_stages(ApiId=api_id)["Items"]] == ["dev"]
-    # Only the given fields change; route settings merge, stage variables are replaced.
+    # Only the given fields change; route settings and stage variables merge.
     upd = v2.update_stage(ApiId=api_id, StageName="dev",
                           DefaultRouteSettings={"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 75.0},
                           StageVariables={"backendUrl": "https://c.example"})
     assert upd["DefaultRouteSettings"] == dict(drs, ThrottlingBurstLimit=200, ThrottlingRateLimit=75.0), upd["DefaultRouteSettings"]
-    assert upd["StageVariables"] == {"backendUrl": "https://c.example"}
+    assert upd["StageVariables"] == {"backendUrl": "https://c.example", "backendSecret": "s3cr3t"}
     assert upd["AccessLogSettings"] == logs and upd["AutoDeploy"] is True
     upd = v2.update_stage(ApiId=api_id, StageName="dev", AutoDeploy=False,
                           DefaultRouteSettings={"LoggingLevel": "ERROR"},
@@ -1079,6 +1089,9 @@ def main() -> int:
     parser.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
     args = parser.parse_args()
     sys.path.insert(0, HERE)
+    # The strict API Gateway rules' tests live beside this file and register into TESTS.
+    sys.modules.setdefault("selftest", sys.modules[__name__])
+    import selftest_strict  # noqa: F401
     proc = None
     if args.port:
         BASE = f"http://127.0.0.1:{args.port}"
