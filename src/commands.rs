@@ -149,7 +149,10 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         && amplify::needs_token(&observed.amplify, Some(frontend))
         && !access.has_token()
     {
-        bail!("{}", amplify::missing_token_message(frontend));
+        bail!(
+            "{}",
+            amplify::missing_token_message(frontend, &config.region)
+        );
     }
     confirm_destruction(global, ui, &first_plan)?;
     let consented: Vec<String> = first_plan.needing_consent().map(Step::label).collect();

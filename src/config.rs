@@ -14,6 +14,8 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use toml::Value;
 
+use crate::partition::Partition;
+
 pub const DEFAULT_CONFIG_PATH: &str = "chatctl.toml";
 /// A chatctl.toml is a few hundred bytes; a file this large is not one (and `--config
 /// /dev/zero` must not read forever).
@@ -36,6 +38,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "logging_level",
             "data_trace",
             "detailed_metrics",
+            "log_retention_days",
         ],
     ),
     (
@@ -84,6 +87,8 @@ pub struct ApiSettings {
     pub logging_level: LoggingLevel,
     pub data_trace: bool,
     pub detailed_metrics: bool,
+    /// Retention of every log group of the stack (access, execution, function logs).
+    pub log_retention_days: i32,
 }
 
 impl Default for ApiSettings {
@@ -94,9 +99,16 @@ impl Default for ApiSettings {
             logging_level: LoggingLevel::Info,
             data_trace: false,
             detailed_metrics: false,
+            log_retention_days: 30,
         }
     }
 }
+
+/// The retention periods CloudWatch Logs accepts (PutRetentionPolicy, `retentionInDays`).
+pub const LOG_RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LoggingLevel {
@@ -264,6 +276,11 @@ impl Config {
     pub fn names(&self) -> Names {
         Names::new(&self.stack_name(), &self.region)
     }
+
+    /// The AWS partition of the region.
+    pub fn partition(&self) -> Result<Partition> {
+        Partition::of_region(&self.region)
+    }
 }
 
 /// Names of every resource of a stack, derived from `{app}-{stage}` and the region.
@@ -336,7 +353,7 @@ impl Names {
             lock_log_group: format!("/chatctl/{stack}/lock"),
             backend_policy: format!("{stack}-backend"),
             table: format!("{stack}-connections"),
-            function_log_group: format!("/aws/lambda/{function}"),
+            function_log_group: crate::resources::log_groups::function_log_group(&function),
             function,
             amplify_app: stack.to_owned(),
         }
@@ -588,6 +605,8 @@ fn validate_region(region: &str) -> Result<()> {
     if !valid {
         bail!("region \"{region}\" is not an AWS region name such as \"eu-west-1\"");
     }
+    // ARNs and domains depend on the partition: a region of none chatctl supports is refused.
+    Partition::of_region(region)?;
     Ok(())
 }
 
@@ -662,12 +681,26 @@ fn parse_api(doc: &Document<'_>) -> Result<ApiSettings> {
         Some("ERROR") => LoggingLevel::Error,
         _ => LoggingLevel::Info,
     };
+    let retention = doc
+        .integer("api", "log_retention_days")?
+        .unwrap_or(i64::from(defaults.log_retention_days));
+    let log_retention_days = i32::try_from(retention)
+        .ok()
+        .filter(|d| LOG_RETENTION_DAYS.contains(d))
+        .ok_or_else(|| {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i32::to_string).collect();
+            anyhow::anyhow!(
+                "api.log_retention_days = {retention} is not a retention CloudWatch Logs accepts: use one of {}",
+                allowed.join(", ")
+            )
+        })?;
     Ok(ApiSettings {
         throttling_burst_limit,
         throttling_rate_limit,
         logging_level,
         data_trace: doc.boolean("api", "data_trace")?.unwrap_or(false),
         detailed_metrics: doc.boolean("api", "detailed_metrics")?.unwrap_or(false),
+        log_retention_days,
     })
 }
 
@@ -845,7 +878,7 @@ mod tests {
         let text = format!("{MINIMAL}[api]\nthrottling_burst_limt = 5\n");
         assert_eq!(
             error(&text),
-            "unknown key `throttling_burst_limt` in [api] (did you mean `throttling_burst_limit`?); valid keys: throttling_burst_limit, throttling_rate_limit, logging_level, data_trace, detailed_metrics"
+            "unknown key `throttling_burst_limt` in [api] (did you mean `throttling_burst_limit`?); valid keys: throttling_burst_limit, throttling_rate_limit, logging_level, data_trace, detailed_metrics, log_retention_days"
         );
     }
 
@@ -1093,6 +1126,31 @@ mod tests {
             "{MINIMAL}[frontend]\nrepository = \"git@github.com:acme/chat-web\"\n"
         ));
         assert!(msg.contains("https://github.com/OWNER/REPO"), "{msg}");
+    }
+
+    #[test]
+    fn log_retention_takes_only_values_cloudwatch_accepts() {
+        assert_eq!(parse(MINIMAL).unwrap().api.log_retention_days, 30);
+        let config = parse(&format!("{MINIMAL}[api]\nlog_retention_days = 731\n")).unwrap();
+        assert_eq!(config.api.log_retention_days, 731);
+        let msg = error(&format!("{MINIMAL}[api]\nlog_retention_days = 10\n"));
+        assert!(
+            msg.starts_with(
+                "api.log_retention_days = 10 is not a retention CloudWatch Logs accepts: use one of 1, 3, 5, 7, 14, 30,"
+            ),
+            "{msg}"
+        );
+        assert!(error(&format!("{MINIMAL}[api]\nlog_retention_days = 0\n")).contains("3653"));
+    }
+
+    #[test]
+    fn regions_outside_the_supported_partitions_are_refused() {
+        let china = parse("[app]\nname = \"chat\"\nregion = \"cn-north-1\"\n").unwrap();
+        assert_eq!(china.partition().unwrap(), Partition::AwsCn);
+        let msg = error("[app]\nname = \"chat\"\nregion = \"us-iso-east-1\"\n");
+        assert!(msg.contains("partition aws-iso"), "{msg}");
+        let msg = error("[app]\nname = \"chat\"\nregion = \"xx-west-1\"\n");
+        assert!(msg.contains("belongs to no AWS partition"), "{msg}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod lock;
 pub mod logging;
 pub mod ownership;
 pub mod package;
+pub mod partition;
 pub mod plan;
 pub mod probe;
 pub mod resources;

@@ -38,7 +38,7 @@ use aws_sdk_cloudwatchlogs::types::{InputLogEvent, OrderBy};
 use tokio::task::JoinHandle;
 
 use crate::ownership::Claim;
-use crate::resources::{Ctx, absent_if, access_log_group, aws_error};
+use crate::resources::{Ctx, absent_if, aws_error, log_groups};
 use crate::retry::scaled;
 
 const OWNER_TAG: &str = "chatctl:lock-owner";
@@ -229,7 +229,7 @@ impl StackLock {
             Err(e) => return Err(aws_error(&format!("taking the stack lock {name}"), &e)),
         }
         // Our generation's stream, for renewals. Until it has a record the tags stand for it.
-        let Some(group) = access_log_group::find(ctx, name).await? else {
+        let Some(group) = log_groups::find(ctx, name).await? else {
             // Deleted at once: by hand, since only a holder deletes it. Start over.
             return Ok(None);
         };
@@ -238,7 +238,7 @@ impl StackLock {
         if !create_stream(ctx, name, &stream, timing).await? {
             // Only someone else's hands can make this fail; our lease is fresh, so the
             // lock is still ours to delete. Start over.
-            access_log_group::delete(ctx, name).await?;
+            log_groups::delete(ctx, name).await?;
             return Ok(None);
         }
         let lock = Self::hold(ctx, name, owner, stream, expires, timing);
@@ -265,7 +265,7 @@ impl StackLock {
         // The stream is ours; is it in the incarnation we judged? A lock deleted and created
         // again since then has another creation time, and a stream named for the old one is
         // read by nobody.
-        let same_lock = access_log_group::find(ctx, name)
+        let same_lock = log_groups::find(ctx, name)
             .await?
             .is_some_and(|g| g.creation_ms == stale.incarnation);
         if !same_lock {
@@ -351,7 +351,7 @@ impl StackLock {
     pub async fn release(self) -> Result<()> {
         self.renewer.abort();
         if self.valid() {
-            return access_log_group::delete(&self.ctx, &self.name).await;
+            return log_groups::delete(&self.ctx, &self.name).await;
         }
         self.ctx.ui.warn(&format!(
             "the stack lock's lease ran out while this run worked; another run may hold the lock {} now, so it was left in place",
@@ -449,7 +449,7 @@ async fn put_record(
 
 /// The current holder, if the lock exists.
 async fn read_holder(ctx: &Ctx, name: &str, timing: Timing) -> Result<Option<Holder>> {
-    let Some(group) = access_log_group::find(ctx, name).await? else {
+    let Some(group) = log_groups::find(ctx, name).await? else {
         return Ok(None);
     };
     let logs = &ctx.aws.logs;

@@ -141,9 +141,10 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
         .await
         .unwrap();
     let variables = stage.stage_variables().unwrap();
+    // The function URL without its scheme, which the integration URIs write literally.
     assert_eq!(
-        variables["backendUrl"],
-        url.function_url().trim_end_matches('/')
+        format!("https://{}/", variables["backendHost"]),
+        url.function_url()
     );
     let secret = variables["backendSecret"].clone();
     assert_eq!(secret.len(), 64);
@@ -241,6 +242,9 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     );
     let apis = v2.get_apis().send().await.unwrap();
     assert!(apis.items().is_empty());
+    // No log group is left: access, execution (API Gateway's) and function logs.
+    let groups = emulator.logs().describe_log_groups().send().await.unwrap();
+    assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
     emulator.clear_calls().await;
     project.run(&["down", "--yes"]).await.assert_code(0);
     assert_eq!(emulator.writes().await, Vec::<String>::new());
@@ -251,12 +255,14 @@ async fn the_function_waits_out_iam_propagation() {
     let binary = handler_binary().await;
     let emulator = Emulator::start().await;
     emulator
-        .fault(serde_json::json!({"role_propagation_s": 12}))
+        // Longer than it takes to send CreateFunction: a debug build encodes and signs the
+        // ~10 MB zip of the debug handler in seconds (measured up to 6 s while the whole suite
+        // runs on two cores), and a role older than the window at arrival is usable.
+        .fault(serde_json::json!({"role_propagation_s": 15}))
         .await;
     let mut project = Project::new(&emulator, LAMBDA_TOML);
     project.remove_env("CHATCTL_BACKEND_SECRET");
-    // Real propagation windows: the test needs the retries to outlast 12 s (long enough
-    // that a busy machine does not upload the package after the role became usable).
+    // Real propagation windows: the test needs the retries to outlast 15 s.
     project.set_env("CHATCTL_RETRY_SCALE", "0.2");
     write_zip(&project, &binary);
     let up = project.run(&["up"]).await;

@@ -39,10 +39,13 @@ url = "https://chat-backend.example.com"
 #           3 when the API exists (GetApis → GetRoutes/GetIntegrations/GetStage → Get*Responses)
 #  lock: CreateLogGroup; unlock: DeleteLogGroup
 #  create: CreateApi → CreateIntegration → CreateRoute → CreateRouteResponse
-#          (∥ CreateRole → AttachRolePolicy → UpdateAccount → CreateStage, also 4)
-#  delete: UpdateAccount (restore) → DetachRolePolicy → DeleteRole (∥ DeleteApi, DeleteLogGroup)
+#          (∥ CreateRole → AttachRolePolicy → UpdateAccount → CreateStage, also 4;
+#           ∥ CreateApi → CreateLogGroup → PutRetentionPolicy (execution logs) → CreateStage)
+#  deployment verdict: GetStage ∥ GetDeployments, once nothing is pending
+#  delete: UpdateAccount (restore) → DetachRolePolicy → DeleteRole (∥ DeleteLogGroup (execution
+#          logs) → DeleteApi, DeleteLogGroup)
 LOWER_BOUND_CALLS = {
-    "up (fresh)": 1 + 1 + 1 + 4 + 1,
+    "up (fresh)": 1 + 1 + 1 + 4 + 1 + 1,
     "up (no-op)": 3,
     "status": 3,
     "plan": 3,

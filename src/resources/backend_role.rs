@@ -41,6 +41,7 @@ impl Observed {
 /// What the policy is rendered from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyInputs<'a> {
+    pub partition: crate::partition::Partition,
     pub region: &'a str,
     pub account: &'a str,
     pub table: &'a str,
@@ -51,14 +52,29 @@ pub struct PolicyInputs<'a> {
 
 /// Renders the policy template; every placeholder must be filled.
 pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
+    let arn = |service: &str, resource: &str| {
+        inputs
+            .partition
+            .arn(service, inputs.region, inputs.account, resource)
+    };
+    let log_group = super::log_groups::function_log_group(inputs.function);
     let text = POLICY_TEMPLATE
-        .replace("${region}", inputs.region)
-        .replace("${account}", inputs.account)
-        .replace("${table}", inputs.table)
+        .replace(
+            "${log_group_arn}",
+            &arn("logs", &format!("log-group:{log_group}")),
+        )
+        .replace(
+            "${table_arn}",
+            &arn("dynamodb", &format!("table/{}", inputs.table)),
+        )
         .replace("${name_index}", chat_handler::schema::BY_NAME_INDEX)
-        .replace("${function}", inputs.function)
-        .replace("${api_id}", inputs.api_id)
-        .replace("${stage}", inputs.stage);
+        .replace(
+            "${stage_arn}",
+            &arn(
+                "execute-api",
+                &format!("{}/{}", inputs.api_id, inputs.stage),
+            ),
+        );
     if let Some(start) = text.find("${") {
         anyhow::bail!(
             "backend policy template has an unfilled placeholder at {}",
@@ -246,6 +262,7 @@ mod tests {
 
     fn inputs() -> PolicyInputs<'static> {
         PolicyInputs {
+            partition: crate::partition::Partition::Aws,
             region: "eu-west-1",
             account: "123456789012",
             table: "chat-dev-connections",
@@ -277,6 +294,39 @@ mod tests {
                 "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/POST/@connections/*",
                 "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/DELETE/@connections/*"
             ])
+        );
+    }
+
+    #[test]
+    fn every_arn_of_the_policy_is_in_the_region_s_partition() {
+        let china = PolicyInputs {
+            partition: crate::partition::Partition::AwsCn,
+            region: "cn-north-1",
+            ..inputs()
+        };
+        let policy = render_policy(&china).unwrap();
+        let mut resources = Vec::new();
+        for statement in policy["Statement"].as_array().unwrap() {
+            match &statement["Resource"] {
+                serde_json::Value::String(r) => resources.push(r.clone()),
+                serde_json::Value::Array(rs) => {
+                    resources.extend(rs.iter().map(|r| r.as_str().unwrap().to_owned()));
+                }
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(resources.len(), 6);
+        for resource in &resources {
+            assert!(
+                resource.starts_with("arn:aws-cn:") && resource.contains(":cn-north-1:"),
+                "{resource}"
+            );
+        }
+        assert!(
+            resources.contains(
+                &"arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/chat-dev-backend:*"
+                    .to_owned()
+            )
         );
     }
 

@@ -7,11 +7,19 @@ use aws_sdk_iam::types::Tag;
 use super::{Ctx, absent_if, aws_error, percent_decode};
 use crate::config::Names;
 use crate::ownership::Claim;
+use crate::partition::Partition;
 use crate::plan::{Action, FieldChange, Step};
 use crate::ui::Task;
 
-pub const MANAGED_POLICY_ARN: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
+/// The AWS managed policy the role carries, in the stack's partition.
+pub fn managed_policy_arn(partition: Partition) -> String {
+    partition.arn(
+        "iam",
+        "",
+        "aws",
+        "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+    )
+}
 pub const TRUST_POLICY: &str = include_str!("../../templates/policies/apigateway-logs-trust.json");
 /// Tag on chatctl's role recording the account setting it replaced, so `down` can restore it.
 pub const PREVIOUS_ROLE_TAG: &str = "chatctl:previous-cloudwatch-role";
@@ -46,6 +54,7 @@ impl Observed {
 /// Reads a role by name; used for chatctl's own role and to check a foreign one works.
 pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>> {
     let iam = &ctx.aws.iam;
+    let policy_arn = managed_policy_arn(ctx.partition()?);
     let (role, attached) = tokio::join!(
         iam.get_role().role_name(name).send(),
         iam.list_attached_role_policies().role_name(name).send()
@@ -63,7 +72,7 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>> {
     let policy_attached = attached.is_some_and(|a| {
         a.attached_policies()
             .iter()
-            .any(|p| p.policy_arn() == Some(MANAGED_POLICY_ARN))
+            .any(|p| p.policy_arn() == Some(policy_arn.as_str()))
     });
     Ok(Some(Observed {
         name: name.to_owned(),
@@ -205,7 +214,7 @@ pub async fn apply(
         }
         iam.attach_role_policy()
             .role_name(name)
-            .policy_arn(MANAGED_POLICY_ARN)
+            .policy_arn(managed_policy_arn(ctx.partition()?))
             .send()
             .await
             .map_err(|e| aws_error(&format!("attaching the logs policy to {name}"), &e))?;
@@ -219,7 +228,7 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     absent_if(
         iam.detach_role_policy()
             .role_name(name)
-            .policy_arn(MANAGED_POLICY_ARN)
+            .policy_arn(managed_policy_arn(ctx.partition()?))
             .send()
             .await,
         |e| e.is_no_such_entity_exception(),
@@ -257,6 +266,18 @@ mod tests {
             "../../templates/policies/lambda-trust.json"
         )));
         assert!(!trusts_apigateway("not json"));
+    }
+
+    #[test]
+    fn the_managed_policy_is_named_in_the_partition() {
+        assert_eq!(
+            managed_policy_arn(Partition::Aws),
+            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+        );
+        assert_eq!(
+            managed_policy_arn(Partition::AwsCn),
+            "arn:aws-cn:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! dynamodb table ────────────────────────────┐
 //! backend role ─► inline policy (needs api) ─┤
 //!        └──────► function (needs api: callback URL) ─► function URL + permissions ─► stage
+//! function log group ──┘
 //! ```
 //!
 //! With another backend kind the same resources, if they exist, are planned for deletion.
@@ -19,7 +20,7 @@ use crate::config::{Backend, Config};
 use crate::ownership::{Claim, Foreign, Found};
 use crate::plan::{Action, Step};
 use crate::resources::{
-    Ctx, access_log_group, api, aws_error, backend_role, function, function_url, logs_role, table,
+    Ctx, api, aws_error, backend_role, function, function_url, log_groups, logs_role, table,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -32,8 +33,9 @@ pub struct Observed {
     pub role: Option<backend_role::Observed>,
     pub function: Option<function::Observed>,
     pub url: Option<function_url::Observed>,
-    /// `/aws/lambda/{function}`.
-    pub log_group: Option<access_log_group::Observed>,
+    /// `/aws/lambda/{function}`: made by chatctl (tagged, with the retention), or by Lambda
+    /// for a stack deployed before chatctl made it (untagged, without).
+    pub log_group: Option<log_groups::Observed>,
     /// Resources with the backend's names that are not the stack's.
     pub foreign: Vec<Foreign>,
 }
@@ -94,7 +96,7 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
     // (below), so a no-op run of that kind does not pay for it.
     let log_group = async {
         if lambda_backend {
-            access_log_group::observe(ctx, &names.function_log_group).await
+            log_groups::observe(ctx, &names.function_log_group).await
         } else {
             Ok(None)
         }
@@ -118,7 +120,7 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
     let log_group = match log_group {
         Some(found) => Some(found),
         None if !lambda_backend && function.is_some() => {
-            access_log_group::observe(ctx, &names.function_log_group).await?
+            log_groups::observe(ctx, &names.function_log_group).await?
         }
         None => None,
     };
@@ -130,7 +132,7 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
             Some(group)
         } else {
             foreign.push(Foreign::new(
-                access_log_group::KIND,
+                log_groups::KIND,
                 &names.function_log_group,
                 &group.arn,
                 &claim,
@@ -212,6 +214,7 @@ fn function_desired(
 
 fn policy(ctx: &Ctx, config: &Config, account: &str, api_id: &str) -> Result<Value> {
     backend_role::render_policy(&backend_role::PolicyInputs {
+        partition: config.partition()?,
         region: &config.region,
         account,
         table: &ctx.names.table,
@@ -243,9 +246,10 @@ pub fn plan(
         observed.role.as_ref(),
         wanted_policy.as_ref(),
     ));
-    steps.push(access_log_group::plan(
+    steps.push(log_groups::plan(
         &ctx.names.function_log_group,
         observed.log_group.as_ref(),
+        config.api.log_retention_days,
     ));
     let callback = api.map_or_else(
         || CALLBACK_AFTER_APPLY.to_owned(),
@@ -313,11 +317,16 @@ pub async fn apply(
     };
     // The function logs into its group from its first invocation: the group comes first.
     let log_group_chain = async {
-        if changed(access_log_group::KIND, log_group) {
+        if changed(log_groups::KIND, log_group) {
             step(
                 ctx,
-                label(access_log_group::KIND, log_group),
-                access_log_group::apply(ctx, log_group, observed.log_group.as_ref()),
+                label(log_groups::KIND, log_group),
+                log_groups::ensure(
+                    ctx,
+                    log_group,
+                    observed.log_group.as_ref(),
+                    config.api.log_retention_days,
+                ),
             )
             .await?;
         }
@@ -325,12 +334,7 @@ pub async fn apply(
     };
     let role_and_function = async {
         let (role_arn, ()) = tokio::try_join!(role_chain, log_group_chain)?;
-        let api = api
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
-            .clone()
-            .context("the WebSocket API was not created")?;
+        let api = super::api_when_ready(&mut api).await?;
         let account = observed
             .account_id
             .as_deref()
@@ -401,7 +405,7 @@ pub fn teardown_steps(ctx: &Ctx, observed: &Observed) -> Vec<Step> {
     }
     if observed.log_group.is_some() {
         steps.push(Step::new(
-            access_log_group::KIND,
+            log_groups::KIND,
             ctx.names.function_log_group.clone(),
             Action::Delete,
         ));
@@ -429,7 +433,7 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
     let foreign_log_group = observed
         .foreign
         .iter()
-        .any(|f| f.kind == access_log_group::KIND && f.name == *log_group);
+        .any(|f| f.kind == log_groups::KIND && f.name == *log_group);
     let function_chain = async {
         if observed.function.is_some() {
             let name = &ctx.names.function;
@@ -446,7 +450,7 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
             step(
                 ctx,
                 format!("- delete  log group {log_group}"),
-                access_log_group::delete(ctx, log_group),
+                log_groups::delete(ctx, log_group),
             )
             .await?;
         }

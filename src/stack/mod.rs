@@ -6,22 +6,28 @@
 //! ```text
 //! logs role ─► policy attachment ─► account setting ─┐
 //! websocket api ─► integration ─► integration response│
-//!                        └──────► route ─► route resp.├─► stage
-//! access log group ───────────────────────────────────┤
-//! Lambda backend (backend.rs; needs the API id) ──────┘
+//!    │                   └──────► route ─► route resp.├─► stage ─┐
+//!    └─► execution log group ─────────────────────────┤          ├─► deployment verdict
+//! access log group ───────────────────────────────────┤          │
+//! Lambda backend (backend.rs; needs the API id) ──────┘          │
+//! (everything above) ────────────────────────────────────────────┘
 //! ```
+//!
+//! On an existing stage whose settings change, integrations and routes wait for the stage:
+//! auto-deploy snapshots the API with the stage variables of the moment.
 
 pub mod backend;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, RouteSpec};
-use crate::config::{Backend, Config};
+use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, BackendEndpoint, RouteSpec, Scheme};
+use crate::config::{Backend, Config, LoggingLevel};
 use crate::ownership::{Claim, Foreign};
 use crate::plan::{Action, Plan, Step};
 use crate::resources::{
-    Ctx, access_log_group, account, amplify, api, function, integrations, logs_role, routes, stage,
+    Ctx, access_log_group, account, amplify, api, deployment, function, integrations, log_groups,
+    logs_role, routes, stage,
 };
 
 /// Everything that exists for the stack (and the shared account setting).
@@ -42,6 +48,8 @@ pub struct Observed {
     pub routes: Vec<routes::Observed>,
     pub stage: Option<stage::Observed>,
     pub access_log_group: Option<access_log_group::Observed>,
+    /// The log group API Gateway writes the stage's execution logs to (named after the API).
+    pub execution_log_group: Option<log_groups::Observed>,
     pub backend: backend::Observed,
     /// The frontend's Amplify app(s), found by tag even when `[frontend]` is gone.
     pub amplify: amplify::Observed,
@@ -86,7 +94,7 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
         account::observe(ctx),
         logs_role::observe(ctx, &names.logs_role),
         api::observe(ctx),
-        access_log_group::observe_owned(ctx, &names.access_log_group),
+        access_log_group::observe(ctx),
         backend::observe(ctx, lambda_backend),
         amplify::observe(ctx, config.frontend.as_ref()),
     )?;
@@ -122,17 +130,20 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
     let children = async {
         match apis.primary() {
             Some(primary) => {
-                let (integrations, routes, stage) = tokio::try_join!(
+                let execution_logs = log_groups::execution_log_group(&primary.id, &ctx.stage);
+                let (integrations, routes, stage, execution_log_group) = tokio::try_join!(
                     integrations::observe(ctx, &primary.id),
                     routes::observe(ctx, &primary.id),
                     stage::observe(ctx, &primary.id, &ctx.stage),
+                    log_groups::find(ctx, &execution_logs),
                 )?;
-                Ok::<_, anyhow::Error>((integrations, routes, stage))
+                Ok::<_, anyhow::Error>((integrations, routes, stage, execution_log_group))
             }
-            None => Ok((Vec::new(), Vec::new(), None)),
+            None => Ok((Vec::new(), Vec::new(), None, None)),
         }
     };
-    let (mut named, (integrations, routes, stage)) = tokio::try_join!(named_check, children)?;
+    let (mut named, (integrations, routes, stage, execution_log_group)) =
+        tokio::try_join!(named_check, children)?;
     // A stack deployed before role names carried the region set the account setting to
     // `{stack}-apigw-logs`, tagged for the stack alone: that role is adopted as the stack's.
     if logs_role.is_none()
@@ -158,6 +169,7 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
         routes,
         stage,
         access_log_group,
+        execution_log_group,
         backend,
         amplify,
         foreign,
@@ -168,6 +180,8 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub routes: Vec<RouteSpec>,
+    /// Written literally in every integration URI (the host is a stage variable).
+    pub backend_scheme: Scheme,
     pub stage: stage::Desired,
     pub take_over_cloudwatch_role: bool,
     /// The Lambda backend; `None` with another backend kind.
@@ -200,7 +214,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
         .as_ref()
         .and_then(|s| s.variables.get(BACKEND_SECRET_VARIABLE).cloned())
         .filter(|s| !s.is_empty());
-    let (backend_url, secret, lambda) = match &config.backend {
+    let (backend, secret, lambda) = match &config.backend {
         Backend::Http { url } => {
             let secret = std::env::var(BACKEND_SECRET_ENV)
                 .ok()
@@ -216,7 +230,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                     "backend.kind = \"http\" needs the shared secret your backend checks: set {BACKEND_SECRET_ENV} (letters and digits, at least 32 characters)"
                 ),
             };
-            (url.clone(), secret, None)
+            (BackendEndpoint::parse(url)?, secret, None)
         }
         Backend::Lambda(_) => {
             // Stateless: the secret lives in the deployed stage and function.
@@ -231,19 +245,28 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                 .code
                 .clone()
                 .context("the Lambda backend needs the handler package")?;
-            let url = observed
-                .backend
-                .url()
-                .map_or_else(|| BACKEND_URL_AFTER_APPLY.to_owned(), str::to_owned);
-            (url, secret.clone(), Some(backend::Desired { secret, code }))
+            // A function URL is always https.
+            let endpoint = match observed.backend.url() {
+                Some(url) => BackendEndpoint::parse(url)?,
+                None => BackendEndpoint {
+                    scheme: Scheme::Https,
+                    host: BACKEND_HOST_AFTER_APPLY.to_owned(),
+                },
+            };
+            (
+                endpoint,
+                secret.clone(),
+                Some(backend::Desired { secret, code }),
+            )
         }
     };
     Ok(Desired {
         routes: chat_api::routes(),
+        backend_scheme: backend.scheme,
         stage: stage::Desired {
             name: config.stage.clone(),
             settings: config.api.clone(),
-            variables: chat_api::stage_variables(&backend_url, &secret),
+            variables: chat_api::stage_variables(&backend, &secret),
             access_log_arn: observed.access_log_group.as_ref().map(|g| g.arn.clone()),
         },
         take_over_cloudwatch_role: options.take_over_cloudwatch_role,
@@ -259,7 +282,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
 }
 
 /// Shown in plans until the function URL exists.
-const BACKEND_URL_AFTER_APPLY: &str = "(function URL, known after apply)";
+const BACKEND_HOST_AFTER_APPLY: &str = "(function URL host, known after apply)";
 
 /// Stage variable values allow only `[A-Za-z0-9-._~:/?#&=,]`.
 fn validate_secret(secret: &str) -> Result<()> {
@@ -329,9 +352,15 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
     steps.push(account::plan(&decision, &current, role_name));
     steps.extend(api::plan(ctx, &observed.apis));
 
-    let bindings = routes::bind(&desired.routes, &observed.routes, &observed.integrations);
+    let bindings = routes::bind(
+        &desired.routes,
+        desired.backend_scheme,
+        &observed.routes,
+        &observed.integrations,
+    );
     for (spec, binding) in desired.routes.iter().zip(&bindings) {
-        let integration_step = integrations::plan(spec, binding.integration);
+        let integration_step =
+            integrations::plan(spec, desired.backend_scheme, binding.integration);
         let replaced = integration_step.action == Action::Replace;
         steps.push(integration_step);
         steps.extend(integrations::plan_responses(
@@ -364,16 +393,59 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         desired.backend.as_ref(),
         observed.apis.primary(),
     )?);
+    let retention = config.api.log_retention_days;
     steps.push(access_log_group::plan(
-        &ctx.names.access_log_group,
+        ctx,
         observed.access_log_group.as_ref(),
+        retention,
     ));
+    steps.extend(execution_log_group_step(ctx, config, observed));
     steps.push(stage::plan(observed.stage.as_ref(), &desired.stage));
+    steps.extend(deployment::plan(
+        &ctx.stage,
+        observed
+            .stage
+            .as_ref()
+            .and_then(stage::Observed::failed_deployment),
+    ));
     steps.extend(amplify::plan(&observed.amplify, desired.frontend.as_ref()));
     Ok(Plan {
         stack: ctx.names.stack.clone(),
         region: config.region.clone(),
         steps,
+    })
+}
+
+/// The execution-log group's step: API Gateway makes the group when logging is on, so
+/// chatctl makes it first (with the retention) and keeps one that exists.
+fn execution_log_group_step(ctx: &Ctx, config: &Config, observed: &Observed) -> Option<Step> {
+    let logging = config.api.logging_level != LoggingLevel::Off;
+    if !logging && observed.execution_log_group.is_none() {
+        return None;
+    }
+    let api_id = observed
+        .apis
+        .primary()
+        .map_or("{new api id}", |api| api.id.as_str());
+    Some(log_groups::plan(
+        &log_groups::execution_log_group(api_id, &ctx.stage),
+        observed.execution_log_group.as_ref(),
+        config.api.log_retention_days,
+    ))
+}
+
+/// Whether the plan changes the API itself (what an auto-deploy stage redeploys on).
+fn changes_the_api(plan: &Plan) -> bool {
+    plan.steps.iter().any(|s| {
+        s.is_change()
+            && matches!(
+                s.kind,
+                integrations::KIND
+                    | integrations::RESPONSE_KIND
+                    | routes::KIND
+                    | routes::RESPONSE_KIND
+                    | api::KIND
+            )
     })
 }
 
@@ -393,6 +465,18 @@ pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
         callback_url: api::callback_url(api, &config.region, &config.stage),
         site_url: None,
     }
+}
+
+/// The stack's API once the API chain has created or found it.
+pub(crate) async fn api_when_ready(
+    ready: &mut tokio::sync::watch::Receiver<Option<api::Observed>>,
+) -> Result<api::Observed> {
+    ready
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
+        .clone()
+        .context("the WebSocket API was not created")
 }
 
 /// Runs `future` as the step `label`, showing progress.
@@ -466,6 +550,11 @@ pub async fn apply(
     // The backend needs the API id (policy, callback URL) but not its routes: it gets the
     // API through this channel as soon as it exists.
     let (api_ready, api_for_backend) = tokio::sync::watch::channel(None::<api::Observed>);
+    // An auto-deploy stage deploys each change of the API with the stage variables it has at
+    // that moment: an existing stage gets its new variables before the integrations that
+    // read them change (a new stage has them from its creation).
+    let (stage_ready, mut stage_done) = tokio::sync::watch::channel(false);
+    let wait_for_stage = observed.stage.is_some() && changes(plan, stage::KIND, &ctx.stage);
     let api_chain = async {
         let primary = observed.apis.primary();
         let api_label = api::plan(ctx, &observed.apis)
@@ -488,7 +577,15 @@ pub async fn apply(
                 )
             }));
         api_ready.send_replace(Some(api.clone()));
-        let children = apply_children(ctx, observed, desired, &api.id);
+        let children = async {
+            if wait_for_stage {
+                stage_done
+                    .wait_for(|done| *done)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the stage was not updated"))?;
+            }
+            apply_children(ctx, observed, desired, &api.id).await
+        };
         tokio::try_join!(duplicates, children)?;
         Ok::<_, anyhow::Error>(api)
     };
@@ -517,7 +614,11 @@ pub async fn apply(
             step(
                 ctx,
                 label,
-                access_log_group::apply(ctx, name, observed.access_log_group.as_ref()),
+                access_log_group::apply(
+                    ctx,
+                    observed.access_log_group.as_ref(),
+                    config.api.log_retention_days,
+                ),
             )
             .await
         } else {
@@ -529,25 +630,50 @@ pub async fn apply(
         }
     };
 
-    // The stage needs the API, the account setting (logging), the log group and the backend
+    // API Gateway creates the execution-log group on its own (without retention) once logging
+    // is on; made first, it has the stack's tags and retention from the start.
+    let mut api_for_logs = api_ready.subscribe();
+    let execution_log_chain = async {
+        if let Some(group) = execution_log_group_step(ctx, config, observed)
+            && group.is_change()
+        {
+            let api = api_when_ready(&mut api_for_logs).await?;
+            let name = log_groups::execution_log_group(&api.id, &ctx.stage);
+            step(
+                ctx,
+                Step {
+                    name: name.clone(),
+                    ..group
+                }
+                .label(),
+                log_groups::ensure(
+                    ctx,
+                    &name,
+                    observed.execution_log_group.as_ref(),
+                    config.api.log_retention_days,
+                ),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+
+    // The stage needs the API, the account setting (logging), the log groups and the backend
     // URL — but not the routes: with auto-deploy, routes created after it still go live.
     let mut api_for_stage = api_ready.subscribe();
     let stage_chain = async {
-        let ((), log_arn, function_url) = tokio::try_join!(role_chain, log_chain, backend_chain)?;
-        let api = api_for_stage
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
-            .clone()
-            .context("the WebSocket API was not created")?;
+        let ((), log_arn, function_url, ()) =
+            tokio::try_join!(role_chain, log_chain, backend_chain, execution_log_chain)?;
+        let api = api_when_ready(&mut api_for_stage).await?;
         let mut stage_desired = stage::Desired {
             access_log_arn: Some(log_arn.clone()),
             ..desired.stage.clone()
         };
         if let Some(url) = function_url {
-            stage_desired
-                .variables
-                .insert(chat_api::BACKEND_URL_VARIABLE.to_owned(), url);
+            stage_desired.variables.insert(
+                chat_api::BACKEND_HOST_VARIABLE.to_owned(),
+                BackendEndpoint::parse(&url)?.host,
+            );
         }
         let stage_step = stage::plan(observed.stage.as_ref(), &stage_desired);
         if stage_step.is_change() {
@@ -564,9 +690,30 @@ pub async fn apply(
             )
             .await?;
         }
+        stage_ready.send_replace(true);
         Ok::<_, anyhow::Error>(())
     };
     let (api, ()) = tokio::try_join!(api_chain, stage_chain)?;
+    // The deployment's verdict: a change API Gateway could not deploy fails only there.
+    let redeploy = plan
+        .steps
+        .iter()
+        .any(|s| s.kind == deployment::KIND && s.is_change())
+        && !changes_the_api(plan);
+    if redeploy {
+        step(
+            ctx,
+            format!("~ deploy  stage {}", ctx.stage),
+            deployment::redeploy(ctx, &api.id, &ctx.stage),
+        )
+        .await?;
+    }
+    step(
+        ctx,
+        format!("  check   deployment of stage {}", ctx.stage),
+        deployment::settle(ctx, &api.id, &ctx.stage),
+    )
+    .await?;
     // A backend of another kind left from an earlier configuration goes once the stage no
     // longer points at it.
     if desired.backend.is_none() && !observed.backend.is_empty() {
@@ -628,20 +775,28 @@ async fn apply_children(
         } else {
             (&observed.routes, &observed.integrations)
         };
-    let bindings = routes::bind(&desired.routes, route_list, integration_list);
+    let scheme = desired.backend_scheme;
+    let bindings = routes::bind(&desired.routes, scheme, route_list, integration_list);
     let chains = desired
         .routes
         .iter()
         .zip(&bindings)
         .map(|(spec, binding)| async move {
-            let integration_step = integrations::plan(spec, binding.integration);
+            let integration_step = integrations::plan(spec, scheme, binding.integration);
             let replaced = integration_step.action == Action::Replace;
             let existing = binding.integration.filter(|_| !replaced);
             let integration_id = if integration_step.is_change() {
                 step(
                     ctx,
                     integration_step.label(),
-                    integrations::apply(ctx, api_id, spec, existing, integration_step.action),
+                    integrations::apply(
+                        ctx,
+                        api_id,
+                        spec,
+                        scheme,
+                        existing,
+                        integration_step.action,
+                    ),
                 )
                 .await?
             } else {
@@ -745,6 +900,16 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
                 Action::Delete,
             )
             .with_note("with its routes, integrations and stage"),
+        );
+    }
+    if let (Some(api), Some(_)) = (observed.apis.primary(), &observed.execution_log_group) {
+        steps.push(
+            Step::new(
+                log_groups::KIND,
+                log_groups::execution_log_group(&api.id, &ctx.stage),
+                Action::Delete,
+            )
+            .with_note("API Gateway's execution logs"),
         );
     }
     steps.extend(backend::teardown_steps(ctx, &observed.backend));
@@ -856,13 +1021,26 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
 pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<amplify::Teardown> {
     let access = amplify::GitHubAccess::from_env(&config.github_api_url);
     let frontend = amplify::destroy(ctx, &access, &observed.amplify);
-    // DeleteApi removes the API's routes, integrations, responses and stage with it.
-    let apis = futures::future::try_join_all(observed.apis.ours.iter().map(|a| {
+    // DeleteApi removes the API's routes, integrations, responses and stage with it, but not
+    // the execution-log group API Gateway made for the stage: that goes first, while the API
+    // id that names it is still known (a run killed in between finds the API again).
+    let apis = futures::future::try_join_all(observed.apis.ours.iter().map(|a| async move {
+        let execution_logs = log_groups::execution_log_group(&a.id, &ctx.stage);
+        let primary = observed.apis.primary().is_some_and(|p| p.id == a.id);
+        if !primary || observed.execution_log_group.is_some() {
+            step(
+                ctx,
+                format!("- delete  log group {execution_logs}"),
+                log_groups::delete(ctx, &execution_logs),
+            )
+            .await?;
+        }
         step(
             ctx,
             format!("- delete  websocket api {} ({})", a.name, a.id),
             api::delete(ctx, &a.id),
         )
+        .await
     }));
     let log_group = async {
         if observed.access_log_group.is_some() {
