@@ -493,6 +493,22 @@ def logs_groups_and_lock() -> None:
     logs.tag_resource(resourceArn=arn.removesuffix(":*"), tags={"lease": "123"})
     tags = logs.list_tags_for_resource(resourceArn=arn.removesuffix(":*"))["tags"]
     assert tags == {"owner": "host-1", "lease": "123"}, tags
+    # Lease streams: creation is exclusive; the newest event of the newest stream is read back.
+    for generation in ("00000000", "00000001"):
+        logs.create_log_stream(logGroupName="/chatctl/lock/chat-dev", logStreamName=f"lease-1-{generation}")
+    expect_error("ResourceAlreadyExistsException",
+                 lambda: logs.create_log_stream(logGroupName="/chatctl/lock/chat-dev",
+                                                logStreamName="lease-1-00000001"), status=400)
+    now_ms = int(time.time() * 1000)  # events older than 14 days are rejected
+    for n, message in enumerate(["owner=a expires=1", "owner=a expires=2"]):
+        logs.put_log_events(logGroupName="/chatctl/lock/chat-dev", logStreamName="lease-1-00000001",
+                            logEvents=[{"timestamp": now_ms + n, "message": message}])
+    streams = logs.describe_log_streams(logGroupName="/chatctl/lock/chat-dev", logStreamNamePrefix="lease-1-",
+                                        orderBy="LogStreamName", descending=True, limit=1)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["lease-1-00000001"], streams
+    newest = logs.get_log_events(logGroupName="/chatctl/lock/chat-dev", logStreamName="lease-1-00000001",
+                                 startFromHead=False, limit=1)["events"]
+    assert [e["message"] for e in newest] == ["owner=a expires=2"], newest
     logs.delete_log_group(logGroupName="/chatctl/lock/chat-dev")
     assert logs.describe_log_groups(logGroupNamePrefix="/chatctl/lock/")["logGroups"] == []
     expect_error("ResourceNotFoundException", lambda: logs.delete_log_group(logGroupName="/chatctl/lock/chat-dev"))
