@@ -327,6 +327,12 @@ async fn trace_logging_never_prints_the_secret_the_token_or_the_functions_enviro
             serde_json::json!({"token": TOKEN, "scopes": ["repo", "admin:repo_hook"]}),
         )
         .await;
+    emulator
+        .post(
+            "github/installations",
+            serde_json::json!({"app": "aws-amplify-eu-west-1", "owner": "acme"}),
+        )
+        .await;
     // The http backend's secret travels in CreateStage; the token in Amplify's CreateApp
     // and GitHub's Authorization header.
     let frontend = format!(

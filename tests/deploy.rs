@@ -999,7 +999,7 @@ async fn a_stack_in_china_writes_aws_cn_arns_and_other_partitions_are_refused() 
     assert!(role.starts_with("arn:aws-cn:iam::"), "{role}");
     let attached = aws_sdk_iam::Client::new(&china)
         .list_attached_role_policies()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-cn-north-1-apigw-logs")
         .send()
         .await
         .unwrap();
