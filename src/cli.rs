@@ -49,7 +49,8 @@ pub struct GlobalArgs {
     /// Result format on stdout; progress and logs always go to stderr.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Answer yes to confirmations (required by `down` when stdin is not a terminal).
+    /// Answer yes to confirmations (required when stdin is not a terminal by `down`, and by an
+    /// `up` that deletes or replaces something).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
     /// Deploy this prebuilt handler zip (e.g. from `cargo lambda build`) instead of the chat
@@ -59,6 +60,17 @@ pub struct GlobalArgs {
     /// More logging on stderr: -v for each AWS step, -vv for SDK details. RUST_LOG also works.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Upper bounds of the second counts a user gives: a day for `dev`'s connection limits (API
+/// Gateway's are 10 minutes and 2 hours), an hour for a probe.
+pub const MAX_DEV_SECONDS: u64 = 86_400;
+pub const MAX_PROBE_SECONDS: u64 = 3_600;
+
+/// A whole number of seconds from 1 to `max`; clap names the flag and the range when
+/// another value is given.
+fn seconds(max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=max)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,7 +85,8 @@ pub enum Command {
     ///
     /// Observes what exists, prints the plan, and applies only the differences. A second
     /// `up` with nothing changed makes no write call. An interrupted `up` is finished by the
-    /// next one.
+    /// next one. A plan that deletes or replaces something is confirmed on a terminal and needs
+    /// --yes elsewhere. Resources with the stack's names that chatctl did not create stop it.
     Up(UpArgs),
     /// Delete everything chatctl created for the stack, in reverse dependency order.
     ///
@@ -179,11 +192,11 @@ pub struct DevArgs {
     /// Serve the web app from this directory instead of the built-in reference app.
     #[arg(long, value_name = "DIR")]
     pub frontend_dir: Option<PathBuf>,
-    /// Close connections idle this many seconds (API Gateway: 600).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    /// Close connections idle this many seconds (API Gateway: 600; 1 to 86400).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub idle_timeout: u64,
-    /// Close connections older than this many seconds (API Gateway: 7200).
-    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    /// Close connections older than this many seconds (API Gateway: 7200; 1 to 86400).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub max_connection: u64,
     /// Write the access log (the lines the deployed stage logs) under DIR/{stage}/, for
     /// `chatctl logs --dev`.
@@ -219,7 +232,7 @@ pub struct StatusArgs {
     /// the deployed stack; no AWS access is needed.
     #[arg(long, value_name = "URL", requires = "probe")]
     pub url: Option<String>,
-    /// Give up on the probe after this many seconds.
-    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    /// Give up on the probe after this many seconds (1 to 3600).
+    #[arg(long, default_value_t = 15, value_name = "SECONDS", value_parser = seconds(MAX_PROBE_SECONDS))]
     pub probe_timeout: u64,
 }

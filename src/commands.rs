@@ -11,7 +11,8 @@ use crate::aws::Clients;
 use crate::cli::{Cli, Command, DevArgs, GlobalArgs, InitArgs, LogsArgs, StatusArgs, UpArgs};
 use crate::config::{Config, Overrides};
 use crate::lock::StackLock;
-use crate::plan::Plan;
+use crate::ownership::{self, Foreign};
+use crate::plan::{Plan, Step};
 use crate::resources::Ctx;
 use crate::resources::amplify;
 use crate::stack::{self, Desired, Observed, Outputs};
@@ -35,6 +36,7 @@ impl From<Outcome> for ExitCode {
 }
 
 pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
+    crate::retry::check_scale()?;
     match cli.command {
         Command::Up(args) => up(&cli.global, &args, ui).await,
         Command::Down => down(&cli.global, ui).await,
@@ -145,6 +147,7 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
     };
     let (observed, desired, first_plan, options) =
         observe_with_code(&ctx, &config, global, options).await?;
+    stop_on_conflicts(&ctx, &observed, &desired)?;
     if !first_plan.has_changes() {
         // A no-op run takes no lock and makes no write.
         let outputs = current_outputs(&config, &observed);
@@ -157,15 +160,32 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         && amplify::needs_token(&observed.amplify, Some(frontend))
         && !access.has_token()
     {
-        bail!("{}", amplify::missing_token_message(frontend));
+        bail!(
+            "{}",
+            amplify::missing_token_message(frontend, &config.region)
+        );
     }
+    confirm_destruction(global, ui, &first_plan)?;
+    let consented: Vec<String> = first_plan.needing_consent().map(Step::label).collect();
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
         // Observe again under the lock: another run may have done part of the work.
         let (observed, desired, plan) = observe_and_plan(&ctx, &config, &options).await?;
+        stop_on_conflicts(&ctx, &observed, &desired)?;
         if !plan.has_changes() {
             let outputs = current_outputs(&config, &observed);
             return Ok((plan, outputs, None, false));
+        }
+        let unconfirmed: Vec<String> = plan
+            .needing_consent()
+            .map(Step::label)
+            .filter(|label| !consented.contains(label))
+            .collect();
+        if !unconfirmed.is_empty() && !global.yes {
+            bail!(
+                "the stack changed while this run waited for the stack lock: the plan now also would\n  {}\nnothing was changed; run `chatctl up` again to review it",
+                unconfirmed.join("\n  ")
+            );
         }
         ui.note(&plan.to_string());
         let applied = stack::apply(&ctx, &config, &observed, &desired, &plan).await?;
@@ -216,8 +236,28 @@ fn report_up(
 ) {
     let stack = config.stack_name();
     let mut text = if changed {
-        let (create, update, delete) = plan.summary();
-        format!("stack {stack} is up ({create} created, {update} updated, {delete} deleted)")
+        let summary = plan.summary();
+        let mut text = format!(
+            "stack {stack} is up ({} created, {} updated, {} deleted)",
+            summary.create, summary.update, summary.delete
+        );
+        if summary.replace > 0 {
+            let _ = write!(
+                text,
+                "\n  {} replaced: each counted as deleted and created",
+                summary.replace
+            );
+        }
+        for step in plan.data_losses() {
+            let _ = write!(
+                text,
+                "\n  data deleted: {} {} ({})",
+                step.kind,
+                step.name,
+                step.loses_data.as_deref().unwrap_or_default()
+            );
+        }
+        text
     } else {
         format!("stack {stack} is up to date")
     };
@@ -249,8 +289,9 @@ fn report_up(
 
 async fn plan(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let (_, _, plan, _) =
+    let (observed, desired, plan, _) =
         observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
+    stop_on_conflicts(&ctx, &observed, &desired)?;
     ui.result(&plan.to_string(), &plan);
     Ok(if plan.has_changes() {
         Outcome::Changes
@@ -300,6 +341,9 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
         .clone()
         .or_else(|| config.as_ref().map(|c| c.stage.clone()))
         .unwrap_or(defaults.stage.clone());
+    if let Some(url) = &args.backend_url {
+        crate::config::validate_url("--backend-url", url, "the backend secret")?;
+    }
     let backend_secret = args
         .backend_url
         .as_ref()
@@ -419,9 +463,15 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         return Ok(Outcome::Success);
     }
     let (config, ctx) = context(global, ui).await?;
-    let (observed, _, plan, _) =
+    let (observed, desired, plan, _) =
         observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
-    let resources = stack::statuses(&plan);
+    let mut resources = stack::statuses(&plan);
+    // A resource holding one of the stack's names without being the stack's blocks `up`.
+    resources.extend(
+        stack::conflicts(&ctx, &observed, &desired)
+            .into_iter()
+            .map(stack::foreign_status),
+    );
     let outputs = observed
         .apis
         .primary()
@@ -434,7 +484,9 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         .collect();
     warnings.extend(amplify::warnings(&observed.amplify));
     let frontend = amplify::status(&observed.amplify);
-    let in_sync = !plan.has_changes() && warnings.is_empty();
+    let in_sync = !plan.has_changes()
+        && warnings.is_empty()
+        && resources.iter().all(|r| r.state != stack::FOREIGN_STATE);
     let mut text = format!("stack {} in {}", plan.stack, plan.region);
     for resource in &resources {
         let _ = write!(
@@ -507,26 +559,35 @@ struct DownResult<'a> {
     stack: &'a str,
     region: &'a str,
     deleted: &'a Plan,
+    /// Resources with the stack's names that chatctl did not create for it: left in place.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left: Vec<&'a Foreign>,
 }
 
 async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
     let observed = stack::observe(&ctx, &config).await?;
-    if observed.is_empty(&ctx) {
+    if observed.is_empty() {
         let empty = Plan {
             stack: config.stack_name(),
             region: config.region.clone(),
             steps: Vec::new(),
         };
+        let left: Vec<&Foreign> = observed.all_foreign().collect();
+        let mut text = format!(
+            "nothing to delete: stack {} has no resources in {}",
+            empty.stack, empty.region
+        );
+        for foreign in &left {
+            let _ = write!(text, "\n  {}", ownership::left_note(foreign));
+        }
         ui.result(
-            &format!(
-                "nothing to delete: stack {} has no resources in {}",
-                empty.stack, empty.region
-            ),
+            &text,
             &DownResult {
                 stack: &empty.stack,
                 region: &empty.region,
                 deleted: &empty,
+                left,
             },
         );
         return Ok(Outcome::Success);
@@ -538,11 +599,12 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
         let observed = stack::observe(&ctx, &config).await?;
         let teardown = stack::teardown_plan(&ctx, &config, &observed);
         let github = stack::destroy(&ctx, &config, &observed).await?;
-        Ok::<_, anyhow::Error>((teardown, github))
+        let left: Vec<Foreign> = observed.all_foreign().cloned().collect();
+        Ok::<_, anyhow::Error>((teardown, github, left))
     }
     .await;
     let released = lock.release().await;
-    let (teardown, github) = result?;
+    let (teardown, github, left) = result?;
     released?;
     for note in github.notes() {
         ui.note(&note);
@@ -555,19 +617,62 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
             teardown.stack
         );
     }
+    let mut text = format!(
+        "stack {} is down ({} resources deleted or restored)",
+        teardown.stack,
+        teardown.steps.len()
+    );
+    for foreign in &left {
+        let _ = write!(text, "\n  {}", ownership::left_note(foreign));
+    }
     ui.result(
-        &format!(
-            "stack {} is down ({} resources deleted or restored)",
-            teardown.stack,
-            teardown.steps.len()
-        ),
+        &text,
         &DownResult {
             stack: &teardown.stack,
             region: &teardown.region,
             deleted: &teardown,
+            left: left.iter().collect(),
         },
     );
     Ok(Outcome::Success)
+}
+
+/// `plan` and `up` stop, before any write, when the plan needs resources that have the
+/// stack's names without being the stack's.
+fn stop_on_conflicts(ctx: &Ctx, observed: &Observed, desired: &Desired) -> Result<()> {
+    let conflicts = stack::conflicts(ctx, observed, desired);
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(ownership::conflict_error(
+            &ctx.names.stack,
+            &ctx.names.region,
+            &conflicts,
+        ))
+    }
+}
+
+/// A plan that deletes or replaces something is shown and confirmed on a terminal; without
+/// one, `up` needs `--yes` and names what it would destroy.
+fn confirm_destruction(global: &GlobalArgs, ui: &Ui, plan: &Plan) -> Result<()> {
+    let destruction = plan.destruction_text();
+    if destruction.is_empty() || global.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to delete or replace without confirmation (stdin is not a terminal); this plan would{destruction}\nnothing was changed: review it with `chatctl plan`, then run `chatctl up --yes` to apply it"
+        );
+    }
+    ui.note(&plan.to_string());
+    if ui.confirm(&format!(
+        "This plan deletes or replaces resources of stack {} in {}. Apply it?",
+        plan.stack, plan.region
+    )) {
+        Ok(())
+    } else {
+        bail!("cancelled: nothing was changed")
+    }
 }
 
 fn confirm_down(global: &GlobalArgs, ui: &Ui, preview: &Plan) -> Result<()> {

@@ -99,7 +99,7 @@ async fn stack_with_logs() -> (Emulator, Project, String, String) {
         .await
         .unwrap();
     let secret = stage.stage_variables().unwrap()["backendSecret"].clone();
-    let execution = format!("/aws/apigateway/{api}/dev");
+    let execution = chatctl::resources::log_groups::execution_log_group(&api, "dev");
     let logs = emulator.logs();
     let t = now_ms() - 60_000;
     put(

@@ -23,7 +23,7 @@ use super::connections::{Connection, Connections, Tasks, new_id};
 use super::integration::{Integrations, Outcome};
 use super::mapping::{EventType, RequestContext, Route, select_route};
 use super::throttle::TokenBucket;
-use crate::chat_api::{CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE};
+use crate::chat_api::{self, CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE, Scheme};
 
 /// API Gateway's frame limit (32 KB) and message limit (128 KB); beyond either the connection
 /// is closed with 1009 (Message Too Big).
@@ -52,6 +52,8 @@ pub struct Gateway {
     pub api_id: String,
     pub domain_name: String,
     pub routes: BTreeMap<String, Route>,
+    /// Written literally in the integration URIs, before the host stage variable.
+    pub backend_scheme: Scheme,
     pub stage_variables: BTreeMap<String, String>,
     pub integrations: Integrations,
     pub connections: Connections,
@@ -137,6 +139,7 @@ pub async fn handshake(
             source_ip: &source_ip,
             user_agent: &user_agent,
             stage_variables: &gateway.stage_variables,
+            authorizer: None,
             query: &query,
             headers: Some(&headers),
             body: None,
@@ -217,11 +220,10 @@ impl Drop for Pending {
 impl Gateway {
     /// Evaluates the mappings and calls the route's integration.
     async fn invoke(&self, route: &Route, context: &RequestContext<'_>, body: Bytes) -> Outcome {
-        let Some(uri) = route.spec.resolved_uri(&self.stage_variables) else {
-            return Outcome::Failed(format!(
-                "stage variable {} is not set",
-                crate::chat_api::BACKEND_URL_VARIABLE
-            ));
+        let template = route.spec.integration_uri(self.backend_scheme);
+        let uri = match chat_api::resolve_uri(&template, &self.stage_variables) {
+            Ok(uri) => uri,
+            Err(reason) => return Outcome::Failed(reason),
         };
         let mapped = route.evaluate(context);
         let (outcome, latency) = self.integrations.call(&uri, mapped, body).await;
@@ -289,6 +291,7 @@ impl Gateway {
                 source_ip: &connection.source_ip,
                 user_agent: &connection.user_agent,
                 stage_variables: &gateway.stage_variables,
+                authorizer: None,
                 query: &[],
                 headers: None,
                 body: None,
@@ -349,6 +352,7 @@ impl Gateway {
             source_ip: &connection.source_ip,
             user_agent: &connection.user_agent,
             stage_variables: &self.stage_variables,
+            authorizer: None,
             query: &[],
             headers: None,
             body: parsed.as_ref(),
@@ -451,6 +455,8 @@ async fn serve_connection(
                 if socket.send(message).await.is_err() {
                     break Ending::Gone;
                 }
+                // Traffic in either direction keeps a connection alive.
+                idle_deadline = Instant::now() + gateway.idle_timeout;
             }
             () = connection.close_requested() => break Ending::Close(CLOSE_NORMAL, ""),
             () = sleep_until(idle_deadline) => {

@@ -30,7 +30,13 @@
 //! - Replies reach the sender only on two-way routes (those with the `$default` route
 //!   response); the integration's answer becomes one frame (an empty answer, none).
 //! - Frames over 32 KB or messages over 128 KB close the connection with 1009; a 10-minute
-//!   idle timeout and a 2-hour maximum close it with 1001 (both configurable).
+//!   idle timeout and a 2-hour maximum close it with 1001 (both configurable). Idle means no
+//!   frame in either direction: "If no messages are sent between the server and client for a
+//!   10-minute period, API Gateway closes the connection" (Hotsock, a service built on API
+//!   Gateway WebSockets: <https://hotsock.io/docs/connections/keep-alive>, whose server-sent
+//!   keep-alive messages hold connections open); AWS's quota table says only "idle".
+//! - Integration URIs are `{scheme}://${stageVariables.backendHost}/{path}` and resolve as
+//!   API Gateway resolves them (a stage variable that is not set fails the call).
 //! - @connections: POST (one frame; 410 unknown id; 413 over 128 KB), GET (connectedAt,
 //!   lastActiveAt, identity as RFC 3339 JSON), DELETE (204; 410 unknown id).
 //!   Posting to a connection still inside `$connect` answers 410, as on AWS.
@@ -45,9 +51,6 @@
 //! - A throttled message gets `{"message":"Too Many Requests","connectionId":…,"requestId":…}`;
 //!   a throttled `$connect` a 429 handshake answer. Connects and messages share one stage-wide
 //!   token bucket (burst, rate per second); `$disconnect` consumes nothing.
-//! - Idle means no frame from the client (data, ping or pong); frames sent to the client do not
-//!   keep a connection alive. This is the stricter reading, so a client that survives here also
-//!   survives on AWS.
 //! - DeleteConnection closes with 1000; idle, maximum duration and server shutdown with 1001.
 //! - Messages of one connection are handled in order, one at a time (AWS may run them
 //!   concurrently); replies and the frames they cause keep the client's order.
@@ -204,12 +207,14 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         None => access_log::AccessLog::default(),
     };
     let (stop, stop_rx) = watch::channel(false);
+    let endpoint = chat_api::BackendEndpoint::parse(&backend_url)?;
     let gateway = Arc::new(gateway::Gateway {
         stage: options.stage.clone(),
         api_id: random_api_id(),
         domain_name: addr.to_string(),
         routes,
-        stage_variables: chat_api::stage_variables(&backend_url, &secret),
+        backend_scheme: endpoint.scheme,
+        stage_variables: chat_api::stage_variables(&endpoint, &secret),
         integrations: integration::Integrations::new(options.integration_timeout)?,
         connections: connections::Connections::default(),
         throttle: throttle::TokenBucket::from_settings(&options.api),
@@ -408,6 +413,17 @@ fn validate(options: &DevOptions) -> Result<()> {
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         bail!("--backend-url {url} is not an http:// or https:// URL");
+    }
+    if let Some(url) = &options.backend_url {
+        // It travels as a stage variable, as on AWS.
+        chat_api::BackendEndpoint::parse(url).with_context(|| format!("--backend-url {url}"))?;
+    }
+    if let Some(secret) = &options.backend_secret
+        && (secret.is_empty() || !secret.chars().all(chat_api::stage_variable_char))
+    {
+        bail!(
+            "the backend secret cannot travel as an API Gateway stage variable: use letters, digits and -._~:/?#&=, only"
+        );
     }
     for (name, value) in [
         ("idle timeout", options.idle_timeout),

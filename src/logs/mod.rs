@@ -29,8 +29,8 @@ pub use event::{Event, Source};
 pub use since::parse_duration;
 
 use crate::chat_api::BACKEND_SECRET_VARIABLE;
-use crate::config::{Backend, Config, Names};
-use crate::resources::{Ctx, api, stage};
+use crate::config::{Backend, Config};
+use crate::resources::{Ctx, api, log_groups, stage};
 use crate::ui::Ui;
 
 /// What to show.
@@ -56,17 +56,6 @@ const POLL_MAX: Duration = Duration::from_secs(5);
 const LOOKBACK_MS: i64 = 10_000;
 /// How long an event that may still turn out to belong to `--connection` is kept.
 const PENDING_MS: i64 = 30_000;
-
-/// API Gateway's own log group for a WebSocket stage's execution log. The one place that knows
-/// the name (docs/aws-behaviour.md: the WebSocket documentation does not spell it out).
-pub fn execution_log_group(api_id: &str, stage: &str) -> String {
-    format!("/aws/apigateway/{api_id}/{stage}")
-}
-
-/// The log group Lambda writes the function's output to.
-pub fn function_log_group(names: &Names) -> String {
-    format!("/aws/lambda/{}", names.function)
-}
 
 /// Where events come from: CloudWatch log groups, or `chatctl dev`'s files.
 enum Origin {
@@ -99,7 +88,7 @@ pub async fn show(ctx: &Ctx, config: &Config, options: &Options, ui: &Ui) -> Res
         match &api {
             Some(id) => groups.push(cloudwatch::Group {
                 source: Source::Execution,
-                name: execution_log_group(id, &config.stage),
+                name: log_groups::execution_log_group(id, &config.stage),
             }),
             None => ui.note(&format!(
                 "stack {} has no API in {}: no execution log (run `chatctl up`)",
@@ -110,7 +99,7 @@ pub async fn show(ctx: &Ctx, config: &Config, options: &Options, ui: &Ui) -> Res
     if wants_backend && matches!(config.backend, Backend::Lambda(_)) {
         groups.push(cloudwatch::Group {
             source: Source::Backend,
-            name: function_log_group(&ctx.names),
+            name: ctx.names.function_log_group.clone(),
         });
     }
     let origin = Origin::Cloud {
@@ -438,17 +427,5 @@ mod tests {
         assert_eq!(execution.connection_id.as_deref(), Some("C1"));
         assert_eq!(report.connection_id.as_deref(), Some("C1"));
         assert_eq!(other.connection_id, None);
-    }
-
-    #[test]
-    fn group_names() {
-        assert_eq!(
-            execution_log_group("a1b2c3d4e5", "dev"),
-            "/aws/apigateway/a1b2c3d4e5/dev"
-        );
-        assert_eq!(
-            function_log_group(&Names::new("chat-dev")),
-            "/aws/lambda/chat-dev-backend"
-        );
     }
 }

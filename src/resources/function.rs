@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_sdk_lambda::client::Waiters as _;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture as SdkArchitecture, Environment, FunctionCode, Runtime};
@@ -13,6 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Ctx, absent_if, aws_error};
 use crate::config::{Architecture, LambdaBackend};
+use crate::ownership::{Claim, Found};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy, Verdict, scaled};
 
@@ -57,7 +58,8 @@ pub struct Desired {
     pub code: Code,
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+/// Reads the function; GetFunction returns its tags too, so ownership costs no extra read.
+pub async fn observe(ctx: &Ctx) -> Result<Found<Observed>> {
     let name = &ctx.names.function;
     let out = absent_if(
         ctx.aws
@@ -69,7 +71,14 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
         |e| e.is_resource_not_found_exception(),
     )
     .map_err(|e| aws_error(&format!("reading function {name}"), &e))?;
-    Ok(out.and_then(|o| o.configuration).map(|c| Observed {
+    let Some(out) = out else {
+        return Ok(Found::Absent);
+    };
+    let claim = Claim::of(&ctx.names, out.tags().into_iter().flatten());
+    let Some(c) = out.configuration else {
+        return Ok(Found::Absent);
+    };
+    let observed = Observed {
         arn: c.function_arn().unwrap_or_default().to_owned(),
         code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
         runtime: c
@@ -88,7 +97,9 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
             .and_then(|e| e.variables())
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
-    }))
+    };
+    let arn = observed.arn.clone();
+    Ok(Found::regional(&claim, observed, KIND, name, &arn))
 }
 
 /// Configuration differences (not code), secrets masked.
@@ -238,7 +249,14 @@ pub async fn apply(
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_conflict_exception()) =>
             {
-                let existing = observe(ctx).await?.context("function vanished")?;
+                let existing = match observe(ctx).await? {
+                    crate::ownership::Found::Ours(existing) => existing,
+                    crate::ownership::Found::Absent => anyhow::bail!("function {name} vanished"),
+                    // Someone else created a function of this name since chatctl looked.
+                    crate::ownership::Found::Foreign(foreign) => {
+                        anyhow::bail!("{foreign}: not changing it")
+                    }
+                };
                 return Box::pin(apply(ctx, Some(&existing), desired, role_arn, task)).await;
             }
             Err(e) => return Err(aws_error(&format!("creating function {name}"), &e)),

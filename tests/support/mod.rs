@@ -115,9 +115,14 @@ impl Emulator {
 
     /// SDK configuration for reading back what chatctl did, independently of chatctl.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_in(REGION)
+    }
+
+    /// [`Self::sdk_config`] for another region.
+    pub fn sdk_config_in(&self, region: &str) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region.to_owned()))
             .endpoint_url(&self.url)
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(
@@ -147,6 +152,23 @@ impl Emulator {
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config())
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config())
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk_config())
+    }
+
+    /// How many calls of `operation` the emulator received since the log was cleared.
+    pub async fn count(&self, operation: &str) -> usize {
+        self.calls()
+            .await
+            .iter()
+            .filter(|c| c["operation"] == operation)
+            .count()
     }
 
     /// The APIs tagged for `stack`, found by tag as chatctl finds them.
@@ -240,6 +262,67 @@ impl Run {
         );
         self
     }
+}
+
+/// Trust policies of roles made outside chatctl in tests.
+pub const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub const TRUST_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Someone else's role: created outside chatctl with the given trust policy; returns its ARN.
+pub async fn foreign_role(emulator: &Emulator, name: &str, trust: &str) -> String {
+    emulator
+        .iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn
+}
+
+/// What chatctl's library calls need, pointed at the emulator, for `stack` in [`REGION`].
+pub fn ctx(emulator: &Emulator, stack: &str) -> chatctl::resources::Ctx {
+    chatctl::resources::Ctx {
+        aws: chatctl::aws::Clients::from_config(&emulator.sdk_config(), REGION),
+        ui: chatctl::ui::Ui::plain(chatctl::cli::OutputFormat::Text),
+        names: chatctl::config::Names::new(stack, REGION),
+        stage: "dev".to_owned(),
+    }
+}
+
+/// The default backend, with a prebuilt package (see [`write_zip`]).
+pub const LAMBDA_TOML: &str = r#"
+[app]
+name = "chat"
+stage = "dev"
+region = "eu-west-1"
+
+[backend]
+kind = "lambda"
+memory_mb = 256
+timeout_s = 12
+zip = "handler.zip"
+"#;
+
+/// The `bootstrap` binary of the package built into chatctl.
+pub fn handler_binary() -> Vec<u8> {
+    let package =
+        chatctl::package::embedded_package(chatctl::config::Architecture::X86_64).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(package.bytes)).unwrap();
+    let mut entry = archive.by_name("bootstrap").unwrap();
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
+    binary
+}
+
+/// Writes `handler.zip` of `binary` into the project; returns its CodeSha256.
+pub fn write_zip(project: &Project, binary: &[u8]) -> String {
+    let zip = chatctl::package::zip_bootstrap(binary).unwrap();
+    std::fs::write(project.path().join("handler.zip"), &zip).unwrap();
+    chatctl::package::code_sha256(&zip)
 }
 
 /// A directory with a `chatctl.toml`, and the environment that points chatctl at the emulator.
