@@ -37,14 +37,17 @@ impl From<Outcome> for ExitCode {
 
 pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
     crate::retry::check_scale()?;
+    // Each command's future lives on the heap: in a debug build the poll frames of these
+    // deeply nested futures keep a slot for every temporary, and inline they outgrow the
+    // main thread's stack.
     match cli.command {
-        Command::Up(args) => up(&cli.global, &args, ui).await,
-        Command::Down => down(&cli.global, ui).await,
-        Command::Status(args) => status(&cli.global, &args, ui).await,
-        Command::Plan => plan(&cli.global, ui).await,
-        Command::Dev(args) => dev(&cli.global, &args, ui).await,
-        Command::Package(args) => package(&cli.global, &args, ui).await,
-        Command::Logs(args) => logs(&cli.global, &args, ui).await,
+        Command::Up(args) => Box::pin(up(&cli.global, &args, ui)).await,
+        Command::Down => Box::pin(down(&cli.global, ui)).await,
+        Command::Status(args) => Box::pin(status(&cli.global, &args, ui)).await,
+        Command::Plan => Box::pin(plan(&cli.global, ui)).await,
+        Command::Dev(args) => Box::pin(dev(&cli.global, &args, ui)).await,
+        Command::Package(args) => Box::pin(package(&cli.global, &args, ui)).await,
+        Command::Logs(args) => Box::pin(logs(&cli.global, &args, ui)).await,
         Command::Init(args) => init(&cli.global, &args, ui),
     }
 }
@@ -188,7 +191,7 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
             );
         }
         ui.note(&plan.to_string());
-        let applied = stack::apply(&ctx, &config, &observed, &desired, &plan).await?;
+        let applied = Box::pin(stack::apply(&ctx, &config, &observed, &desired, &plan)).await?;
         Ok::<_, anyhow::Error>((plan, Some(applied.outputs), applied.frontend, true))
     }
     .await;
@@ -598,7 +601,7 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let result = async {
         let observed = stack::observe(&ctx, &config).await?;
         let teardown = stack::teardown_plan(&ctx, &config, &observed);
-        let github = stack::destroy(&ctx, &config, &observed).await?;
+        let github = Box::pin(stack::destroy(&ctx, &config, &observed)).await?;
         let left: Vec<Foreign> = observed.all_foreign().cloned().collect();
         Ok::<_, anyhow::Error>((teardown, github, left))
     }

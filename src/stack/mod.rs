@@ -605,14 +605,14 @@ pub async fn apply(
     let backend_chain = async {
         match &desired.backend {
             Some(wanted) => Ok::<_, anyhow::Error>(Some(
-                backend::apply(
+                Box::pin(backend::apply(
                     ctx,
                     config,
                     &observed.backend,
                     wanted,
                     &plan.steps,
                     api_for_backend,
-                )
+                ))
                 .await?,
             )),
             None => Ok(None),
