@@ -46,34 +46,37 @@ url = "https://chat-backend.example.com"
 #   DescribeLogGroups, and for Lambda DescribeTable, GetCallerIdentity, GetRole + GetRolePolicy
 #   (backend role), GetFunction + GetFunctionUrlConfig + GetPolicy (all by name).
 # A stack that doesn't exist reads in one level (GetApis finds nothing).
-# Lock: CreateLogGroup (one call); unlock: DeleteLogGroup.
-# Fresh up, after observe (1), lock (1), observe again (1):
+# Lock (a writing command only): CreateLogGroup (exclusive: taking it is the lock) →
+#   DescribeLogGroups (its creation time names the lease stream) → CreateLogStream (the
+#   generation's stream) → PutLogEvents (the holder record): 4. Unlock: DeleteLogGroup (1).
+# After every change, the deployment's verdict: GetStage ∥ GetDeployments (1).
+# Fresh up: observe (1), lock (4), observe again under the lock (1), then
 #   HTTP:   CreateApi → CreateIntegration → CreateRoute → CreateRouteResponse: 4
 #           (∥ CreateRole → AttachRolePolicy → UpdateAccount → CreateStage: 4;
 #            ∥ CreateLogGroup → PutRetentionPolicy → DescribeLogGroups (its ARN) → CreateStage)
 #   Lambda: CreateRole(backend) → CreateFunction (needs the role and the API's callback URL)
 #           → GetFunction (the Active waiter) → CreateFunctionUrlConfig ∥ AddPermission ×2
 #           → CreateStage (needs the function URL): 5
-#   then unlock (1).
-# Down: observe (3), lock (1), observe again (3), then
+#   then the verdict (1) and unlock (1).
+# Down: observe (3), lock (4), observe again (3), then
 #   HTTP:   UpdateAccount (restore/clear) → DetachRolePolicy → DeleteRole: 3
 #   Lambda: the same 3 (∥ DeleteFunction → DeleteRolePolicy → DeleteRole ∥ DeleteLogGroup of
 #           the function: 3) (∥ DeleteApi, DeleteTable)
 #   then unlock (1).
 BOUNDS = {
     "http": {
-        "up (fresh)": 1 + 1 + 1 + 4 + 1,
+        "up (fresh)": 1 + 4 + 1 + 4 + 1 + 1,
         "up (no-op)": 3,
         "status": 3,
         "plan": 3,
-        "down": 3 + 1 + 3 + 3 + 1,
+        "down": 3 + 4 + 3 + 3 + 1,
     },
     "lambda": {
-        "up (fresh)": 1 + 1 + 1 + 5 + 1,
+        "up (fresh)": 1 + 4 + 1 + 5 + 1 + 1,
         "up (no-op)": 3,
         "status": 3,
         "plan": 3,
-        "down": 3 + 1 + 3 + 3 + 1,
+        "down": 3 + 4 + 3 + 3 + 1,
     },
 }
 
