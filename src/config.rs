@@ -14,6 +14,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use toml::Value;
 
+mod auth;
+pub use auth::{Auth, NO_AUTH_WARNING};
+
 pub const DEFAULT_CONFIG_PATH: &str = "chatctl.toml";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
@@ -46,6 +49,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
         &["repository", "branch", "platform", "framework"],
     ),
     ("github", &["api_url"]),
+    ("auth", auth::KEYS),
 ];
 
 /// Values that override the file: from `CHATCTL_*` variables and flags, already merged
@@ -67,6 +71,8 @@ pub struct Config {
     pub backend: Backend,
     pub frontend: Option<Frontend>,
     pub github_api_url: String,
+    /// `[auth]`: who may use a name.
+    pub auth: Auth,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -245,6 +251,7 @@ impl Config {
             .or(doc.string("github", "api_url")?)
             .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
         validate_url("github.api_url", &github_api_url)?;
+        let auth = auth::parse(&doc)?;
 
         Ok(Self {
             app,
@@ -254,6 +261,7 @@ impl Config {
             backend,
             frontend,
             github_api_url: github_api_url.trim_end_matches('/').to_owned(),
+            auth,
         })
     }
 

@@ -1,5 +1,7 @@
 //! The local API Gateway of `chatctl dev` against fake backends: route selection, mappings,
 //! responses, errors, limits, timeouts, throttling and the @connections API (DESIGN §7).
+//! These mechanics do not depend on who connects, so the servers here run without sign-in
+//! (`?name=`); `tests/dev_auth.rs` covers the gateway with its `$connect` authorizer.
 
 // Each test holds servers and several WebSocket clients in one future, on purpose.
 #![allow(clippy::large_futures)]
@@ -629,7 +631,7 @@ async fn a_definition_api_gateway_would_refuse_does_not_start() {
     let options = chatctl::dev::DevOptions {
         routes,
         backend_url: Some("http://127.0.0.1:9".into()),
-        ..chatctl::dev::DevOptions::default()
+        ..chatctl::dev::DevOptions::without_auth()
     };
     let err = chatctl::dev::start(options).await.unwrap_err();
     assert!(

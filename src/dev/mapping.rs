@@ -152,6 +152,9 @@ impl ContextVariable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Context(ContextVariable),
+    /// `context.authorizer.KEY` (and `context.authorizer.principalId`): the `$connect`
+    /// authorizer's output, on every route of the connection.
+    Authorizer(String),
     StageVariable(String),
     QueryString(String),
     Header(String),
@@ -167,6 +170,12 @@ impl Source {
             .and_then(|rest| rest.strip_suffix('\''))
         {
             return Ok(Self::Static(value.to_owned()));
+        }
+        if let Some(key) = source.strip_prefix("context.authorizer.") {
+            if key.is_empty() {
+                bail!("the authorizer context key is empty");
+            }
+            return Ok(Self::Authorizer(key.to_owned()));
         }
         if let Some(name) = source.strip_prefix("context.") {
             return ContextVariable::parse(name)
@@ -217,6 +226,7 @@ impl Source {
         match self {
             Self::Static(value) => Some(value.clone()),
             Self::Context(variable) => request.context(*variable),
+            Self::Authorizer(key) => request.authorizer?.get(key).cloned(),
             Self::StageVariable(name) => request.stage_variables.get(name).cloned(),
             Self::QueryString(name) => request
                 .query
@@ -283,6 +293,8 @@ pub struct RequestContext<'a> {
     pub headers: Option<&'a HeaderMap>,
     /// The message parsed as JSON, when it is JSON.
     pub body: Option<&'a Value>,
+    /// What the connection's `$connect` authorizer allowed it with (`context.authorizer.*`).
+    pub authorizer: Option<&'a super::authorizer::AuthorizerContext>,
 }
 
 impl RequestContext<'_> {
@@ -318,7 +330,7 @@ pub fn epoch_millis(at: OffsetDateTime) -> i128 {
 }
 
 /// `$context.requestTime` uses the CLF format: `09/Apr/2015:12:34:56 +0000`.
-fn clf_time(at: OffsetDateTime) -> Option<String> {
+pub(crate) fn clf_time(at: OffsetDateTime) -> Option<String> {
     let format = time::macros::format_description!(
         "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
     );
@@ -379,6 +391,7 @@ mod tests {
             query,
             headers,
             body,
+            authorizer: None,
         }
     }
 
@@ -434,6 +447,49 @@ mod tests {
     }
 
     #[test]
+    fn authorizer_mappings_read_the_connection_context() {
+        let routes = parse_routes(&chat_api::routes_for(chat_api::Identity::Authorizer)).unwrap();
+        let vars = chat_api::stage_variables_for(
+            chat_api::Identity::Authorizer,
+            "http://127.0.0.1:1",
+            "unused",
+        );
+        let query = [("name".to_owned(), "mallory".to_owned())];
+        let context = super::super::authorizer::AuthorizerContext::from(BTreeMap::from([
+            ("name".to_owned(), "alice".to_owned()),
+            ("backendSecret".to_owned(), "s3cret".to_owned()),
+            ("principalId".to_owned(), "sub-1".to_owned()),
+        ]));
+        let mut request = context_for(&vars, &query);
+        request.authorizer = Some(&context);
+        let headers = |mapped: Mapped| -> BTreeMap<String, String> {
+            mapped
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .collect()
+        };
+        let connect = headers(routes["$connect"].evaluate(&request));
+        assert_eq!(connect["x-chat-name"], "alice");
+        assert_eq!(connect["x-chat-secret"], "s3cret");
+        request.route_key = "who";
+        let who = headers(routes["who"].evaluate(&request));
+        assert_eq!(who["x-chat-secret"], "s3cret");
+        assert!(!who.contains_key("x-chat-name"));
+        // Without an authorizer context the targets are left out, as for any missing source.
+        request.authorizer = None;
+        let bare = headers(routes["$connect"].evaluate(&request));
+        assert!(!bare.contains_key("x-chat-name") && !bare.contains_key("x-chat-secret"));
+    }
+
+    fn context_for<'a>(
+        vars: &'a BTreeMap<String, String>,
+        query: &'a [(String, String)],
+    ) -> RequestContext<'a> {
+        context(vars, query, None, None)
+    }
+
+    #[test]
     fn missing_sources_leave_the_target_out() {
         let routes = chat_routes().unwrap();
         let vars = BTreeMap::new();
@@ -448,6 +504,7 @@ mod tests {
             route_key: "$connect".into(),
             backend_path: "connect".into(),
             two_way: false,
+            authorizer: None,
             request_parameters: BTreeMap::from([
                 ("integration.request.header.a".into(), "'fixed'".into()),
                 (

@@ -102,12 +102,24 @@ impl IssuerKeys {
     fn client(&self) -> anyhow::Result<&HttpsClient> {
         // Built on first use: loading the system's trust roots takes a few milliseconds.
         let built = self.client.get_or_init(|| {
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                .map_err(|err| format!("no trusted root certificates: {err}"))?
-                .https_or_http()
-                .enable_http1()
-                .build();
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let builder = match hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_native_roots(std::sync::Arc::clone(&provider))
+            {
+                Ok(builder) => builder,
+                // A machine without trust roots can still fetch from a loopback http issuer;
+                // any https fetch then fails its certificate check.
+                Err(err) => {
+                    tracing::warn!("no trusted root certificates ({err}): https fetches will fail");
+                    let config = rustls::ClientConfig::builder_with_provider(provider)
+                        .with_safe_default_protocol_versions()
+                        .map_err(|err| err.to_string())?
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth();
+                    hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+                }
+            };
+            let connector = builder.https_or_http().enable_http1().build();
             Ok(Client::builder(TokioExecutor::new()).build(connector))
         });
         built.as_ref().map_err(|err| anyhow::anyhow!("{err}"))

@@ -6,6 +6,8 @@
 //! message API Gateway reads — exactly `Unauthorized` for a 401, anything else for a 500.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{Authorizer, AuthorizerConfig, AuthorizerError, AuthorizerRequest, AuthorizerResponse};
 
@@ -26,6 +28,38 @@ impl From<AuthorizerError> for Diagnostic {
                 error_type: FAILED_TYPE.to_owned(),
                 error_message: "the authorizer could not verify the token".to_owned(),
             },
+        }
+    }
+}
+
+/// The error document of a failed invocation, as Lambda hands it to the caller (API Gateway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionError {
+    pub error_type: String,
+    pub error_message: String,
+}
+
+/// One invocation the way Lambda performs it, without Lambda: the event as JSON in, the
+/// function's JSON result or its error document out. `chatctl dev` calls the authorizer
+/// through this, so it crosses the same contract as on AWS.
+pub async fn invoke(authorizer: &Authorizer, event: Value) -> Result<Value, FunctionError> {
+    let request: AuthorizerRequest =
+        serde_json::from_value(event).map_err(|err| FunctionError {
+            error_type: "DeserializeError".to_owned(),
+            error_message: format!("the event is not a REQUEST-authorizer event: {err}"),
+        })?;
+    match authorizer.authorize(&request).await {
+        Ok(response) => serde_json::to_value(&response).map_err(|err| FunctionError {
+            error_type: FAILED_TYPE.to_owned(),
+            error_message: err.to_string(),
+        }),
+        Err(error) => {
+            let diagnostic = Diagnostic::from(error);
+            Err(FunctionError {
+                error_type: diagnostic.error_type,
+                error_message: diagnostic.error_message,
+            })
         }
     }
 }
