@@ -21,6 +21,7 @@ pub const FRONTEND_FILES: &[(&str, &str)] = &[
     ),
     ("app.js", include_str!("../templates/frontend/app.js")),
     ("client.js", include_str!("../templates/frontend/client.js")),
+    ("auth.js", include_str!("../templates/frontend/auth.js")),
     (
         "protocol.js",
         include_str!("../templates/frontend/protocol.js"),

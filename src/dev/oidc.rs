@@ -500,24 +500,24 @@ fn sign_in_page(params: &HashMap<String, String>, error: Option<&str>) -> Respon
             );
         }
     }
-    let (status, error_html) = match error {
-        Some(message) => (
-            StatusCode::BAD_REQUEST,
+    // A mistake in the form is reported on the page, which is itself fine: 200, as most
+    // providers answer.
+    let error_html = error
+        .map(|message| {
             format!(
                 "<p id=\"name-error\" class=\"error\" role=\"alert\">{}</p>",
                 escape(message)
-            ),
-        ),
-        None => (StatusCode::OK, String::new()),
-    };
+            )
+        })
+        .unwrap_or_default();
     let value = param(params, "name").map(escape).unwrap_or_default();
     html(
-        status,
+        StatusCode::OK,
         "Sign in · chatctl dev",
         &format!(
             r#"<h1>Sign in</h1>
 <p>Local sign-in of <code>chatctl dev</code>: choose the name you chat as. No password; deployed, this is the identity provider's sign-in page.</p>
-<form method="post" action="{PATH}/authorize">
+<form method="post" action="{PATH}/authorize" novalidate>
 {hidden}
 <label for="name">Chat name</label>
 <input id="name" name="name" value="{value}" required maxlength="32" pattern="[A-Za-z0-9_\-]{{1,32}}" autocomplete="username" autocapitalize="off" spellcheck="false" autofocus aria-describedby="name-hint name-error">
