@@ -413,7 +413,10 @@ async fn sign_in_with_authorization_code_and_pkce_then_refresh_and_logout() {
         form.push(("name", "no spaces"));
         let again = post_form(&client, &authorize, &form).send().await.unwrap();
         assert_eq!(again.status(), 200);
-        assert!(again.headers().get("set-cookie").is_none(), "nobody signed in");
+        assert!(
+            again.headers().get("set-cookie").is_none(),
+            "nobody signed in"
+        );
         assert!(again.text().await.unwrap().contains("role=\"alert\""));
 
         form.pop();

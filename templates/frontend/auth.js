@@ -8,7 +8,7 @@
 // Only the short-lived values of a sign-in under way (state, nonce, PKCE verifier, and the
 // page to return to) wait in sessionStorage for the redirect back, and are removed then.
 
-/** How long before its expiry a token is renewed (and the tolerance for clock skew). */
+/** How long before its expiry a token is renewed (at most half its lifetime). */
 export const RENEW_BEFORE_MS = 60_000;
 const PENDING_KEY = 'chat.signin';
 const SIGNED_IN_KEY = 'chat.signedIn';
@@ -270,13 +270,20 @@ export class Session extends EventTarget {
     return typeof exp === 'number' ? exp * 1000 : 0;
   }
 
+  /** Renew this long before expiry: a minute, or half the lifetime of a shorter-lived token. */
+  renewWindow() {
+    const { exp, iat } = this.tokens?.claims ?? {};
+    const lifetime = typeof exp === 'number' && typeof iat === 'number' ? (exp - iat) * 1000 : 0;
+    return lifetime > 0 ? Math.min(RENEW_BEFORE_MS, lifetime / 2) : RENEW_BEFORE_MS;
+  }
+
   /**
    * An ID token valid for at least `RENEW_BEFORE_MS` (renewed with the refresh token when
    * needed, or when `force`), or null when only an interactive sign-in can give one.
    */
   async freshToken({ force = false } = {}) {
     if (!this.tokens) return null;
-    if (!force && this.expiresAt() - this.now() > RENEW_BEFORE_MS) return this.tokens.idToken;
+    if (!force && this.expiresAt() - this.now() > this.renewWindow()) return this.tokens.idToken;
     if (!this.tokens.refreshToken) return this.unexpiredToken();
     this.renewing ??= this.requestTokens({ grant_type: 'refresh_token', refresh_token: this.tokens.refreshToken })
       .then((tokens) => {
@@ -285,10 +292,17 @@ export class Session extends EventTarget {
         return tokens.idToken;
       })
       .catch((error) => {
-        // A refused refresh token (revoked, expired) is dropped; a network failure keeps it
-        // for the next attempt. Either way the current token serves while it is valid.
-        if (error.code === 'invalid_grant' && this.tokens) this.tokens.refreshToken = null;
-        return this.unexpiredToken();
+        // The current token serves while it is valid. A refused refresh token (revoked,
+        // expired) is dropped, and without a valid token only signing in again helps (null).
+        // Anything else (the provider unreachable) is worth another try later: the error
+        // goes to the caller, which retries.
+        const current = this.unexpiredToken();
+        if (error.code === 'invalid_grant') {
+          if (this.tokens) this.tokens.refreshToken = null;
+          return current;
+        }
+        if (current) return current;
+        throw error;
       })
       .finally(() => {
         this.renewing = null;
@@ -296,9 +310,9 @@ export class Session extends EventTarget {
     return this.renewing;
   }
 
-  /** The current ID token if it has not expired yet (allowing for clock skew), else null. */
+  /** The current ID token if it has not expired yet, else null. */
   unexpiredToken() {
-    return this.tokens && this.expiresAt() - this.now() > RENEW_BEFORE_MS / 2 ? this.tokens.idToken : null;
+    return this.tokens && this.expiresAt() > this.now() ? this.tokens.idToken : null;
   }
 
   /** Forgets the tokens, then ends the provider's session (which returns to the app). */
