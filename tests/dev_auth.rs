@@ -70,6 +70,24 @@ fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
 
+/// Asserts that `frame` is a message from `from` saying `text`.
+fn assert_message(frame: &Value, from: &str, text: &str) {
+    assert_eq!(frame["type"], "message", "{frame}");
+    assert_eq!(
+        (frame["from"].as_str(), frame["text"].as_str()),
+        (Some(from), Some(text)),
+        "{frame}"
+    );
+}
+
+/// `sender` writes `text` to `to` and gets the acknowledgement (or error) frame back.
+async fn send(sender: &mut Client, to: &str, text: &str) -> Value {
+    sender
+        .send_json(&json!({"action": "sendmessage", "to": to, "text": text}))
+        .await;
+    sender.next_json().await
+}
+
 async fn who(client: &mut Client) -> Value {
     client.send_json(&json!({"action": "who"})).await;
     let frame = client.next_json().await;
@@ -193,11 +211,7 @@ async fn a_verified_name_wins_over_the_query_string() {
             )
             .await;
         assert_eq!(alice.next_json().await["type"], "sent");
-        let message = bob.next_json().await;
-        assert_eq!(
-            (message["from"].as_str(), message["text"].as_str()),
-            (Some("alice"), Some("hi"))
-        );
+        assert_message(&bob.next_json().await, "alice", "hi");
         server.shutdown().await.unwrap();
     })
     .await;
@@ -226,15 +240,14 @@ async fn nobody_receives_alices_messages_without_her_token() {
             401
         );
         assert_eq!(who(&mut bob).await, json!(["bob", "mallory"]));
-        bob.send_json(&json!({"action": "sendmessage", "to": "alice", "text": "secret"}))
-            .await;
-        assert_eq!(bob.next_json().await["code"], "peer_offline");
+        assert_eq!(
+            send(&mut bob, "alice", "secret").await["code"],
+            "peer_offline"
+        );
 
         let mut alice = connect(&server, "alice").await;
-        bob.send_json(&json!({"action": "sendmessage", "to": "alice", "text": "secret"}))
-            .await;
-        assert_eq!(bob.next_json().await["type"], "sent");
-        assert_eq!(alice.next_json().await["text"], "secret");
+        assert_eq!(send(&mut bob, "alice", "secret").await["type"], "sent");
+        assert_message(&alice.next_json().await, "bob", "secret");
         mallory.expect_silence(QUIET).await;
         server.shutdown().await.unwrap();
     })
@@ -254,15 +267,9 @@ async fn two_tokens_for_alice_are_two_tabs() {
         let mut phone = connect_url(&format!("{base}?token={second}"), "alice-phone").await;
         let mut bob = connect(&server, "bob").await;
         assert_eq!(who(&mut bob).await, json!(["alice", "bob"]));
-        bob.send_json(&json!({"action": "sendmessage", "to": "alice", "text": "both?"}))
-            .await;
-        assert_eq!(bob.next_json().await["type"], "sent");
+        assert_eq!(send(&mut bob, "alice", "both?").await["type"], "sent");
         for tab in [&mut laptop, &mut phone] {
-            let message = tab.next_json().await;
-            assert_eq!(
-                (message["from"].as_str(), message["text"].as_str()),
-                (Some("bob"), Some("both?"))
-            );
+            assert_message(&tab.next_json().await, "bob", "both?");
         }
         server.shutdown().await.unwrap();
     })
@@ -421,7 +428,19 @@ async fn sign_in_with_authorization_code_and_pkce_then_refresh_and_logout() {
 
         form.pop();
         form.push(("name", "alice"));
-        let signed_in = post_form(&client, &authorize, &form).send().await.unwrap();
+        // Posted from another site, the form signs nobody in.
+        let forged = post_form(&client, &authorize, &form)
+            .header("origin", "https://evil.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert!(forged.headers().get("set-cookie").is_none());
+        let signed_in = post_form(&client, &authorize, &form)
+            .header("origin", app.trim_end_matches('/'))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(signed_in.status(), 303);
         let cookie = signed_in.headers()["set-cookie"]
             .to_str()

@@ -77,7 +77,11 @@ impl Samples {
     }
 
     fn quantile(&self, q: f64) -> f64 {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let index = ((self.0.len() as f64 - 1.0) * q).round() as usize;
         self.0[index]
     }
@@ -149,8 +153,7 @@ async fn cold_starts(bootstrap: &PathBuf, runs: usize) -> Samples {
         samples.push(ms(started.elapsed()));
         let responses = api.responses.lock().unwrap().clone();
         assert_eq!(
-            responses[0].1["policyDocument"]["Statement"][0]["Effect"],
-            "Allow",
+            responses[0].1["policyDocument"]["Statement"][0]["Effect"], "Allow",
             "{responses:?}"
         );
         child.kill().await.unwrap();

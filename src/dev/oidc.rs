@@ -557,7 +557,21 @@ async fn authorize(
 }
 
 /// `POST /oidc/authorize`: the sign-in form.
-async fn sign_in(State(provider): Shared, Form(params): Form<HashMap<String, String>>) -> Response {
+async fn sign_in(
+    State(provider): Shared,
+    headers: HeaderMap,
+    Form(params): Form<HashMap<String, String>>,
+) -> Response {
+    // Browsers name the page a form was posted from: only this server's own sign-in page may
+    // sign someone in (another site cannot sign a visitor in under a name of its choosing).
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())
+        && !provider.origins.iter().any(|own| own == origin)
+    {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "this sign-in form was posted from another site",
+        );
+    }
     let request = match provider.check_request(&params) {
         Ok(request) => request,
         Err(response) => return *response,

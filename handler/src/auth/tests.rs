@@ -491,16 +491,17 @@ fn with_source(source: Arc<Counting>, policy: RefreshPolicy) -> Authorizer {
 
 const NEVER: Duration = Duration::from_secs(3600);
 
+fn policy(min_interval: Duration, retry_after_failure: Duration) -> RefreshPolicy {
+    RefreshPolicy {
+        min_interval,
+        retry_after_failure,
+    }
+}
+
 #[tokio::test]
 async fn keys_are_fetched_once_and_shared_by_concurrent_connects() {
     let source = Counting::new(vec![], keys());
-    let authorizer = with_source(
-        Arc::clone(&source),
-        RefreshPolicy {
-            min_interval: NEVER,
-            retry_after_failure: NEVER,
-        },
-    );
+    let authorizer = with_source(Arc::clone(&source), policy(NEVER, NEVER));
     let token = token(&claims());
     let results =
         futures_util::future::join_all((0..16).map(|_| authorizer.verify(&token, now()))).await;
@@ -519,13 +520,7 @@ async fn an_unknown_kid_refreshes_the_keys_at_a_bounded_rate() {
     ]);
     // Within the interval: one refresh for the first unknown kid, none for the following.
     let source = Counting::new(vec![Ok(keys())], after_rotation.clone());
-    let bounded = with_source(
-        Arc::clone(&source),
-        RefreshPolicy {
-            min_interval: NEVER,
-            retry_after_failure: NEVER,
-        },
-    );
+    let bounded = with_source(Arc::clone(&source), policy(NEVER, NEVER));
     assert!(bounded.verify(&token(&claims()), now()).await.is_ok());
     let new_token = rotated.sign(&claims()).unwrap();
     // The first sight of key-2 comes after the first fetch, inside the interval: refused,
@@ -545,10 +540,7 @@ async fn an_unknown_kid_refreshes_the_keys_at_a_bounded_rate() {
     let source = Counting::new(vec![Ok(keys())], after_rotation);
     let quick = with_source(
         Arc::clone(&source),
-        RefreshPolicy {
-            min_interval: Duration::from_millis(50),
-            retry_after_failure: NEVER,
-        },
+        policy(Duration::from_millis(50), NEVER),
     );
     assert!(quick.verify(&token(&claims()), now()).await.is_ok());
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -566,10 +558,7 @@ async fn unavailable_keys_fail_the_authorizer_and_are_retried_later() {
     let authorizer = Authorizer::with_keys(
         config(),
         Arc::clone(&source) as Arc<dyn KeySource>,
-        RefreshPolicy {
-            min_interval: NEVER,
-            retry_after_failure: Duration::from_millis(50),
-        },
+        policy(NEVER, Duration::from_millis(50)),
     );
     let token = token(&claims());
     let error = authorizer
@@ -598,10 +587,7 @@ async fn a_failed_refresh_keeps_the_keys_in_hand() {
     );
     let authorizer = with_source(
         Arc::clone(&source),
-        RefreshPolicy {
-            min_interval: Duration::from_millis(50),
-            retry_after_failure: NEVER,
-        },
+        policy(Duration::from_millis(50), NEVER),
     );
     assert!(authorizer.verify(&token(&claims()), now()).await.is_ok());
     tokio::time::sleep(Duration::from_millis(200)).await;
