@@ -563,7 +563,14 @@ async fn sign_in_with_authorization_code_and_pkce_then_refresh_and_logout() {
                 .unwrap()
                 .contains("Max-Age=0")
         );
-        assert_eq!(refreshed(refresh).await.status(), 400);
+        // A forgotten refresh token is `invalid_grant` (RFC 6749 §5.2): the web app then signs
+        // in again instead of retrying.
+        let forgotten = refreshed(refresh).await;
+        assert_eq!(forgotten.status(), 400);
+        assert_eq!(
+            forgotten.json::<Value>().await.unwrap()["error"],
+            "invalid_grant"
+        );
         let page = client
             .get(with_query(&authorize, &params))
             .header("cookie", &session)
