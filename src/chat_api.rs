@@ -9,15 +9,19 @@ use std::collections::BTreeMap;
 /// API Gateway evaluates this on every incoming frame to pick a route.
 pub const ROUTE_SELECTION_EXPRESSION: &str = "$request.body.action";
 
-/// Stage variable holding the backend base URL (no trailing slash).
-pub const BACKEND_URL_VARIABLE: &str = "backendUrl";
+/// Stage variable holding the backend's `host[:port][/base-path]`. API Gateway wants the
+/// scheme written literally in the integration URI and a stage variable only after it
+/// ("A full URI without protocol – `http://${stageVariables.<variable_name>}`", developer
+/// guide, "Create stages for WebSocket APIs", stage variables reference), so the scheme
+/// comes from the backend URL into the URI and the rest goes here.
+pub const BACKEND_HOST_VARIABLE: &str = "backendHost";
 /// Stage variable holding the shared secret the backend checks.
 pub const BACKEND_SECRET_VARIABLE: &str = "backendSecret";
 
 /// The only route-response key and the catch-all integration-response key API Gateway allows.
 pub const DEFAULT_RESPONSE_KEY: &str = "$default";
 
-/// API Gateway allows 50 ms to 29 s for an integration.
+/// API Gateway allows 50 ms to 29 s for a WebSocket integration.
 pub const INTEGRATION_TIMEOUT_MS: i32 = 29_000;
 
 pub const CONNECT_ROUTE: &str = "$connect";
@@ -56,25 +60,94 @@ impl RouteAuthorizer {
     }
 }
 
+/// The scheme of the backend, written literally before the stage variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// Where the integrations go: the scheme (part of each integration URI) and what the
+/// [`BACKEND_HOST_VARIABLE`] stage variable holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendEndpoint {
+    pub scheme: Scheme,
+    /// `host[:port][/base-path]`, no trailing slash.
+    pub host: String,
+}
+
+impl BackendEndpoint {
+    /// Splits `http(s)://host[:port][/path]`; the rest must fit in a stage variable.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (Scheme::Https, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else {
+            anyhow::bail!("backend URL {url} is not an http:// or https:// URL");
+        };
+        let host = rest.trim_end_matches('/');
+        if host.is_empty() || host.starts_with('/') {
+            anyhow::bail!("backend URL {url} has no host");
+        }
+        if host.contains(['?', '#']) {
+            anyhow::bail!(
+                "backend URL {url} has a query or fragment: the route paths are appended to it, so give a base URL"
+            );
+        }
+        if let Some(bad) = host.chars().find(|c| !stage_variable_char(*c)) {
+            anyhow::bail!(
+                "backend URL {url} contains '{bad}', which an API Gateway stage variable cannot carry (allowed: letters, digits and -._~:/?#&=,)"
+            );
+        }
+        Ok(Self {
+            scheme,
+            host: host.to_owned(),
+        })
+    }
+}
+
+/// API Gateway's stage variable values: `[A-Za-z0-9-._~:/?#&=,]+` (API reference,
+/// CreateStage `StageVariables`). Names are `[A-Za-z0-9_]+`.
+pub fn stage_variable_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c)
+}
+
 /// One WebSocket route and its non-proxy HTTP integration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
     pub route_key: String,
-    /// Path appended to `${stageVariables.backendUrl}`.
+    /// Path appended to `{scheme}://${stageVariables.backendHost}`.
     pub backend_path: String,
     /// A two-way route has a `$default` route response, so the integration response body
     /// reaches the sender; without it API Gateway sends nothing back.
     pub two_way: bool,
     /// Integration request parameters: target (`integration.request.header.X`) → source
-    /// (`context.X`, `stageVariables.X`, `route.request.querystring.X`).
+    /// (`context.X` — `context.authorizer.KEY` included —, `stageVariables.X`,
+    /// `route.request.querystring.X`).
     pub request_parameters: BTreeMap<String, String>,
     /// `Some` on `$connect` with [`Identity::Authorizer`].
     pub authorizer: Option<RouteAuthorizer>,
+    /// Route request parameters the route declares (`route.request.querystring.X` → whether
+    /// it is required). "Integration request parameters can be mapped from any *defined*
+    /// route request parameters" (developer guide, "Set up data mapping for WebSocket
+    /// APIs"): every `route.request.*` source above must be declared here.
+    pub route_parameters: BTreeMap<String, bool>,
 }
 
 impl RouteSpec {
     fn new(route_key: &str, backend_path: &str, two_way: bool, identity: Identity) -> Self {
         let mut request_parameters = BTreeMap::new();
+        let mut route_parameters = BTreeMap::new();
         let mut map = |header: &str, source: String| {
             request_parameters.insert(format!("integration.request.header.{header}"), source);
         };
@@ -85,9 +158,13 @@ impl RouteSpec {
                     "x-chat-secret",
                     format!("stageVariables.{BACKEND_SECRET_VARIABLE}"),
                 );
-                // Headers and query strings of the upgrade request exist only on $connect.
+                // Headers and query strings of the upgrade request exist only on $connect,
+                // and the route declares what its integration maps. The name is optional
+                // for API Gateway (Required: false): the backend refuses a missing one with
+                // its own 400, which the client sees.
                 if connect {
                     map("x-chat-name", "route.request.querystring.name".to_owned());
+                    route_parameters.insert("route.request.querystring.name".to_owned(), false);
                 }
             }
             Identity::Authorizer => {
@@ -111,31 +188,49 @@ impl RouteSpec {
             two_way,
             request_parameters,
             authorizer,
+            route_parameters,
         }
     }
 
-    /// The integration URI as deployed: resolved per stage from the stage variable.
-    pub fn integration_uri(&self) -> String {
+    /// The integration URI as deployed: the scheme literal, the host from the stage variable.
+    pub fn integration_uri(&self, scheme: Scheme) -> String {
         format!(
-            "${{stageVariables.{BACKEND_URL_VARIABLE}}}/{}",
+            "{}://${{stageVariables.{BACKEND_HOST_VARIABLE}}}/{}",
+            scheme.as_str(),
             self.backend_path
         )
-    }
-
-    /// The integration URI with stage variables substituted (what `chatctl dev` calls).
-    pub fn resolved_uri(&self, stage_variables: &BTreeMap<String, String>) -> Option<String> {
-        let base = stage_variables.get(BACKEND_URL_VARIABLE)?;
-        Some(format!(
-            "{}/{}",
-            base.trim_end_matches('/'),
-            self.backend_path
-        ))
     }
 
     /// The route response selection expression: set only on two-way routes.
     pub fn route_response_selection_expression(&self) -> Option<&'static str> {
         self.two_way.then_some(DEFAULT_RESPONSE_KEY)
     }
+}
+
+/// Substitutes `${stageVariables.NAME}` in an integration URI as API Gateway does; a
+/// variable the stage does not define (or defines empty) is an error naming it.
+pub fn resolve_uri(
+    template: &str,
+    stage_variables: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    const OPEN: &str = "${stageVariables.";
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated stage variable in {template}"))?;
+        let name = &after[..end];
+        match stage_variables.get(name).filter(|v| !v.is_empty()) {
+            Some(value) => out.push_str(value),
+            None => return Err(format!("stage variable {name} is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The chat service's routes, in the order they are created and shown, with names from the
@@ -156,23 +251,20 @@ pub fn routes_for(identity: Identity) -> Vec<RouteSpec> {
 }
 
 /// Stage variables that point the integrations at the backend.
-pub fn stage_variables(backend_url: &str, secret: &str) -> BTreeMap<String, String> {
-    stage_variables_for(Identity::ClientName, backend_url, secret)
+pub fn stage_variables(backend: &BackendEndpoint, secret: &str) -> BTreeMap<String, String> {
+    stage_variables_for(Identity::ClientName, backend, secret)
 }
 
 /// Stage variables for `identity`: with an authorizer the secret travels in its context, so
-/// the stage holds the backend URL only (AWS: "Stage variables are not intended to be used for
-/// sensitive data, such as credentials. To pass sensitive data to integrations, use an AWS
+/// the stage holds the backend host only (AWS: "Stage variables are not intended to be used
+/// for sensitive data, such as credentials. To pass sensitive data to integrations, use an AWS
 /// Lambda authorizer", websocket-api-stages.html).
 pub fn stage_variables_for(
     identity: Identity,
-    backend_url: &str,
+    backend: &BackendEndpoint,
     secret: &str,
 ) -> BTreeMap<String, String> {
-    let mut variables = BTreeMap::from([(
-        BACKEND_URL_VARIABLE.to_owned(),
-        backend_url.trim_end_matches('/').to_owned(),
-    )]);
+    let mut variables = BTreeMap::from([(BACKEND_HOST_VARIABLE.to_owned(), backend.host.clone())]);
     if identity == Identity::ClientName {
         variables.insert(BACKEND_SECRET_VARIABLE.to_owned(), secret.to_owned());
     }
@@ -257,24 +349,76 @@ mod tests {
             );
         }
         assert!(routes().iter().all(|route| route.authorizer.is_none()));
-        let vars = stage_variables_for(Identity::Authorizer, "https://b.example/", "s3cret");
+        for route in routes_for(Identity::Authorizer) {
+            assert!(route.route_parameters.is_empty(), "{}", route.route_key);
+        }
+        let backend = BackendEndpoint::parse("https://b.example/").unwrap();
+        let vars = stage_variables_for(Identity::Authorizer, &backend, "s3cret");
         assert_eq!(
             vars,
-            BTreeMap::from([("backendUrl".to_owned(), "https://b.example".to_owned())])
+            BTreeMap::from([("backendHost".to_owned(), "b.example".to_owned())])
         );
     }
 
     #[test]
-    fn integration_uri_uses_the_stage_variable_and_resolves() {
+    fn integration_uri_writes_the_scheme_and_resolves_the_host() {
         let route = &routes()[3];
         assert_eq!(
-            route.integration_uri(),
-            "${stageVariables.backendUrl}/sendmessage"
+            route.integration_uri(Scheme::Https),
+            "https://${stageVariables.backendHost}/sendmessage"
         );
-        let vars = stage_variables("http://127.0.0.1:9000/", "s3cret");
+        let backend = BackendEndpoint::parse("http://127.0.0.1:9000/").unwrap();
+        assert_eq!(backend.scheme, Scheme::Http);
+        let vars = stage_variables(&backend, "s3cret");
+        assert_eq!(vars["backendHost"], "127.0.0.1:9000");
         assert_eq!(
-            route.resolved_uri(&vars).as_deref(),
-            Some("http://127.0.0.1:9000/sendmessage")
+            resolve_uri(&route.integration_uri(backend.scheme), &vars).as_deref(),
+            Ok("http://127.0.0.1:9000/sendmessage")
+        );
+        assert_eq!(
+            resolve_uri(&route.integration_uri(Scheme::Https), &BTreeMap::new()),
+            Err("stage variable backendHost is not set".to_owned())
+        );
+    }
+
+    #[test]
+    fn backend_urls_split_into_scheme_and_stage_variable() {
+        let lambda = BackendEndpoint::parse("https://abc123.lambda-url.eu-west-1.on.aws/").unwrap();
+        assert_eq!(
+            lambda,
+            BackendEndpoint {
+                scheme: Scheme::Https,
+                host: "abc123.lambda-url.eu-west-1.on.aws".into()
+            }
+        );
+        let with_path = BackendEndpoint::parse("https://chat.example.com:8443/api/").unwrap();
+        assert_eq!(with_path.host, "chat.example.com:8443/api");
+        for (bad, why) in [
+            ("chat.example.com", "not an http:// or https:// URL"),
+            ("https://", "has no host"),
+            ("https://chat.example.com/a?b=1", "query or fragment"),
+            ("https://user@chat.example.com", "contains '@'"),
+            ("https://chat.example.com/%20", "contains '%'"),
+        ] {
+            let err = BackendEndpoint::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn connect_declares_every_route_parameter_it_maps() {
+        for route in routes() {
+            let mapped: Vec<&String> = route
+                .request_parameters
+                .values()
+                .filter(|source| source.starts_with("route.request."))
+                .collect();
+            let declared: Vec<&String> = route.route_parameters.keys().collect();
+            assert_eq!(mapped, declared, "{}", route.route_key);
+        }
+        assert_eq!(
+            routes()[0].route_parameters,
+            BTreeMap::from([("route.request.querystring.name".to_owned(), false)])
         );
     }
 }

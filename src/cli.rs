@@ -49,16 +49,28 @@ pub struct GlobalArgs {
     /// Result format on stdout; progress and logs always go to stderr.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
-    /// Answer yes to confirmations (required by `down` when stdin is not a terminal).
+    /// Answer yes to confirmations (required when stdin is not a terminal by `down`, and by an
+    /// `up` that deletes or replaces something).
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
-    /// Deploy this prebuilt handler zip (e.g. from `cargo lambda build`) instead of building
-    /// handler/ (overrides backend.zip).
+    /// Deploy this prebuilt handler zip (e.g. from `cargo lambda build`) instead of the chat
+    /// backend built into chatctl (overrides backend.zip).
     #[arg(long, global = true, env = "CHATCTL_HANDLER_ZIP", value_name = "ZIP")]
     pub handler_zip: Option<PathBuf>,
     /// More logging on stderr: -v for each AWS step, -vv for SDK details. RUST_LOG also works.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Upper bounds of the second counts a user gives: a day for `dev`'s connection limits (API
+/// Gateway's are 10 minutes and 2 hours), an hour for a probe.
+pub const MAX_DEV_SECONDS: u64 = 86_400;
+pub const MAX_PROBE_SECONDS: u64 = 3_600;
+
+/// A whole number of seconds from 1 to `max`; clap names the flag and the range when
+/// another value is given.
+fn seconds(max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=max)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,7 +85,8 @@ pub enum Command {
     ///
     /// Observes what exists, prints the plan, and applies only the differences. A second
     /// `up` with nothing changed makes no write call. An interrupted `up` is finished by the
-    /// next one.
+    /// next one. A plan that deletes or replaces something is confirmed on a terminal and needs
+    /// --yes elsewhere. Resources with the stack's names that chatctl did not create stop it.
     Up(UpArgs),
     /// Delete everything chatctl created for the stack, in reverse dependency order.
     ///
@@ -98,15 +111,28 @@ pub enum Command {
     /// "none") lets clients pick a name with ?name= instead. Uses chatctl.toml's stage and
     /// [api] throttling when the file exists, defaults otherwise. Ctrl-C stops it.
     Dev(DevArgs),
-    /// Build the chat backend's Lambda zip without deploying it, and print its size and SHA-256.
+    /// Show (or write out) the chat backend's Lambda zip that `up` deploys: its size and SHA-256.
     ///
-    /// Builds handler/ in release mode for [backend].architecture of chatctl.toml (x86_64
-    /// without the file), or checks the prebuilt zip of --handler-zip or backend.zip, and
-    /// refuses a bootstrap that Lambda's provided.al2023 runtime could not start (wrong
-    /// architecture, glibc newer than 2.34, no executable bootstrap). The zip is reproducible:
-    /// the same binary always gives the same bytes and the same hash, which is the CodeSha256
-    /// that `up` compares with the deployed function. No AWS access.
+    /// chatctl carries the chat backend for x86_64, built from handler/ when chatctl itself was
+    /// compiled (release chatctl: release build; debug chatctl: dev build), checked for
+    /// Lambda's provided.al2023 runtime and zipped reproducibly: the same sources, Cargo.lock and
+    /// toolchain always give the same bytes and the same CodeSha256, which `up` compares with
+    /// the deployed function. A prebuilt zip (--handler-zip or backend.zip; arm64 needs one) is
+    /// checked instead, and refused when provided.al2023 could not start its bootstrap (wrong
+    /// architecture, glibc newer than 2.34, no executable bootstrap). No AWS access.
     Package(PackageArgs),
+    /// Show the stack's logs: access log, API Gateway execution log and backend, merged by time.
+    ///
+    /// One line per event: time (UTC), source, the connection id (or request id) and the
+    /// message, with the backend's structured fields as key=value; --output json prints one
+    /// JSON object per line instead. Secrets (the backend secret, tokens) are masked. With
+    /// --dev, reads what `chatctl dev` wrote instead of CloudWatch Logs (no AWS access).
+    ///
+    /// Examples:  chatctl logs --since 1h
+    ///            chatctl logs --follow --source access,backend
+    ///            chatctl logs --connection LQ1bJc3kliACFZQ= --output json
+    #[command(verbatim_doc_comment)]
+    Logs(LogsArgs),
     /// Write a commented chatctl.toml and a copy of the reference web app, ready to push to GitHub.
     ///
     /// Writes chatctl.toml (every setting with its default; [frontend] and [github] commented
@@ -119,11 +145,32 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct PackageArgs {
-    /// Write the zip to PATH (--out, because --output chooses text or JSON). Without it, a
-    /// built zip stays at target/chatctl/bootstrap.zip in the source tree and a prebuilt zip
-    /// is only checked.
+    /// Write the zip to PATH (--out, because --output chooses text or JSON): the exact bytes
+    /// `up` uploads. Without it, the package is only described (and a prebuilt zip checked).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LogsArgs {
+    /// How far back to start: 30s, 10m, 2h, 1d, 1h30m.
+    #[arg(long, default_value = "10m", value_parser = crate::logs::parse_duration, value_name = "DURATION")]
+    pub since: std::time::Duration,
+    /// Keep printing events as they arrive, new log streams included, until Ctrl-C (exit 0).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only the events of this connection, across all sources.
+    #[arg(long, value_name = "ID")]
+    pub connection: Option<String>,
+    /// Only these sources (comma-separated or repeated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SOURCE")]
+    pub source: Vec<crate::logs::Source>,
+    /// Read the logs `chatctl dev` writes (in --log-dir) instead of CloudWatch Logs.
+    #[arg(long)]
+    pub dev: bool,
+    /// Where `chatctl dev` writes its logs.
+    #[arg(long, value_name = "DIR", default_value = crate::logs::local::DEFAULT_DIR, requires = "dev")]
+    pub log_dir: PathBuf,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -148,19 +195,27 @@ pub struct DevArgs {
     /// Serve the web app from this directory instead of the built-in reference app.
     #[arg(long, value_name = "DIR")]
     pub frontend_dir: Option<PathBuf>,
-    /// Close connections idle this many seconds (API Gateway: 600).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    /// Close connections idle this many seconds (API Gateway: 600; 1 to 86400).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub idle_timeout: u64,
-    /// Close connections older than this many seconds (API Gateway: 7200).
-    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    /// Close connections older than this many seconds (API Gateway: 7200; 1 to 86400).
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub max_connection: u64,
     /// No sign-in: clients pick their name with ?name=, which proves nothing (like [auth]
     /// provider = "none").
     #[arg(long)]
     pub no_auth: bool,
-    /// Lifetime of the ID tokens the local sign-in issues (Cognito's default: 3600).
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    /// Lifetime of the ID tokens the local sign-in issues (Cognito's default: 3600; 1 to
+    /// 86400).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub token_lifetime: u64,
+    /// Write the access log (the lines the deployed stage logs) under DIR/{stage}/, for
+    /// `chatctl logs --dev`.
+    #[arg(long, value_name = "DIR", default_value = crate::logs::local::DEFAULT_DIR)]
+    pub log_dir: PathBuf,
+    /// Write no log files.
+    #[arg(long, conflicts_with = "log_dir")]
+    pub no_log_files: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -188,7 +243,7 @@ pub struct StatusArgs {
     /// the deployed stack; no AWS access is needed.
     #[arg(long, value_name = "URL", requires = "probe")]
     pub url: Option<String>,
-    /// Give up on the probe after this many seconds.
-    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    /// Give up on the probe after this many seconds (1 to 3600).
+    #[arg(long, default_value_t = 15, value_name = "SECONDS", value_parser = seconds(MAX_PROBE_SECONDS))]
     pub probe_timeout: u64,
 }

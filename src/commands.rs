@@ -8,10 +8,11 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::aws::Clients;
-use crate::cli::{Cli, Command, DevArgs, GlobalArgs, InitArgs, StatusArgs, UpArgs};
+use crate::cli::{Cli, Command, DevArgs, GlobalArgs, InitArgs, LogsArgs, StatusArgs, UpArgs};
 use crate::config::{Config, Overrides};
 use crate::lock::StackLock;
-use crate::plan::Plan;
+use crate::ownership::{self, Foreign};
+use crate::plan::{Plan, Step};
 use crate::resources::Ctx;
 use crate::resources::amplify;
 use crate::stack::{self, Desired, Observed, Outputs};
@@ -35,13 +36,18 @@ impl From<Outcome> for ExitCode {
 }
 
 pub async fn run(cli: Cli, ui: &Ui) -> Result<Outcome> {
+    crate::retry::check_scale()?;
+    // Each command's future lives on the heap: in a debug build the poll frames of these
+    // deeply nested futures keep a slot for every temporary, and inline they outgrow the
+    // main thread's stack.
     match cli.command {
-        Command::Up(args) => up(&cli.global, &args, ui).await,
-        Command::Down => down(&cli.global, ui).await,
-        Command::Status(args) => status(&cli.global, &args, ui).await,
-        Command::Plan => plan(&cli.global, ui).await,
-        Command::Dev(args) => dev(&cli.global, &args, ui).await,
-        Command::Package(args) => package(&cli.global, &args, ui).await,
+        Command::Up(args) => Box::pin(up(&cli.global, &args, ui)).await,
+        Command::Down => Box::pin(down(&cli.global, ui)).await,
+        Command::Status(args) => Box::pin(status(&cli.global, &args, ui)).await,
+        Command::Plan => Box::pin(plan(&cli.global, ui)).await,
+        Command::Dev(args) => Box::pin(dev(&cli.global, &args, ui)).await,
+        Command::Package(args) => Box::pin(package(&cli.global, &args, ui)).await,
+        Command::Logs(args) => Box::pin(logs(&cli.global, &args, ui)).await,
         Command::Init(args) => init(&cli.global, &args, ui),
     }
 }
@@ -75,20 +81,39 @@ async fn observe_and_plan(
     options: &stack::Options,
 ) -> Result<(Observed, Desired, Plan)> {
     let observed = stack::observe(ctx, config).await?;
+    plan_for(ctx, config, observed, options)
+}
+
+fn plan_for(
+    ctx: &Ctx,
+    config: &Config,
+    observed: Observed,
+    options: &stack::Options,
+) -> Result<(Observed, Desired, Plan)> {
     let desired = stack::desired(config, &observed, options)?;
     let plan = stack::plan(ctx, config, &observed, &desired)?;
     Ok((observed, desired, plan))
 }
 
-/// Options for `plan` and `status`, which change nothing.
-async fn read_only_options(global: &GlobalArgs, config: &Config) -> Result<stack::Options> {
-    Ok(stack::Options {
-        code: handler_code(config, global.handler_zip.as_deref()).await?,
-        ..stack::Options::default()
-    })
+/// The first observation of a command, with the handler package resolved alongside it: the
+/// embedded package costs nothing, and a prebuilt zip is read and checked while AWS answers.
+async fn observe_with_code(
+    ctx: &Ctx,
+    config: &Config,
+    global: &GlobalArgs,
+    options: stack::Options,
+) -> Result<(Observed, Desired, Plan, stack::Options)> {
+    let (observed, code) = tokio::try_join!(
+        stack::observe(ctx, config),
+        handler_code(config, global.handler_zip.as_deref())
+    )?;
+    let options = stack::Options { code, ..options };
+    let (observed, desired, plan) = plan_for(ctx, config, observed, &options)?;
+    Ok((observed, desired, plan, options))
 }
 
-/// The handler package (for the Lambda backend): built, or the prebuilt zip.
+/// The handler package (for the Lambda backend): the prebuilt zip, or the one built into
+/// chatctl.
 async fn handler_code(
     config: &Config,
     handler_zip: Option<&std::path::Path>,
@@ -97,19 +122,9 @@ async fn handler_code(
         return Ok(None);
     };
     let prebuilt = handler_zip.or(settings.zip.as_deref());
-    let root = match prebuilt {
-        Some(_) => std::path::PathBuf::from("."),
-        None => crate::package::locate_workspace_root()?,
-    };
-    let package = crate::package::build(
-        &root,
-        settings.architecture,
-        prebuilt,
-        crate::package::BuildProfile::Release,
-    )
-    .await?;
+    let package = crate::package::resolve(settings.architecture, prebuilt).await?;
     Ok(Some(crate::resources::function::Code {
-        sha256: package.sha256_base64.clone(),
+        sha256: package.sha256_base64,
         zip: package.bytes,
     }))
 }
@@ -131,9 +146,11 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         take_over_cloudwatch_role: args.own_cloudwatch_role,
         rotate_secret: args.rotate_secret,
         require_secret: true,
-        code: handler_code(&config, global.handler_zip.as_deref()).await?,
+        code: None,
     };
-    let (observed, desired, first_plan) = observe_and_plan(&ctx, &config, &options).await?;
+    let (observed, desired, first_plan, options) =
+        observe_with_code(&ctx, &config, global, options).await?;
+    stop_on_conflicts(&ctx, &observed, &desired)?;
     if !first_plan.has_changes() {
         // A no-op run takes no lock and makes no write.
         let outputs = current_outputs(&config, &observed);
@@ -146,18 +163,35 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         && amplify::needs_token(&observed.amplify, Some(frontend))
         && !access.has_token()
     {
-        bail!("{}", amplify::missing_token_message(frontend));
+        bail!(
+            "{}",
+            amplify::missing_token_message(frontend, &config.region)
+        );
     }
+    confirm_destruction(global, ui, &first_plan)?;
+    let consented: Vec<String> = first_plan.needing_consent().map(Step::label).collect();
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
         // Observe again under the lock: another run may have done part of the work.
         let (observed, desired, plan) = observe_and_plan(&ctx, &config, &options).await?;
+        stop_on_conflicts(&ctx, &observed, &desired)?;
         if !plan.has_changes() {
             let outputs = current_outputs(&config, &observed);
             return Ok((plan, outputs, None, false));
         }
+        let unconfirmed: Vec<String> = plan
+            .needing_consent()
+            .map(Step::label)
+            .filter(|label| !consented.contains(label))
+            .collect();
+        if !unconfirmed.is_empty() && !global.yes {
+            bail!(
+                "the stack changed while this run waited for the stack lock: the plan now also would\n  {}\nnothing was changed; run `chatctl up` again to review it",
+                unconfirmed.join("\n  ")
+            );
+        }
         ui.note(&plan.to_string());
-        let applied = stack::apply(&ctx, &config, &observed, &desired, &plan).await?;
+        let applied = Box::pin(stack::apply(&ctx, &config, &observed, &desired, &plan)).await?;
         Ok::<_, anyhow::Error>((plan, Some(applied.outputs), applied.frontend, true))
     }
     .await;
@@ -205,8 +239,28 @@ fn report_up(
 ) {
     let stack = config.stack_name();
     let mut text = if changed {
-        let (create, update, delete) = plan.summary();
-        format!("stack {stack} is up ({create} created, {update} updated, {delete} deleted)")
+        let summary = plan.summary();
+        let mut text = format!(
+            "stack {stack} is up ({} created, {} updated, {} deleted)",
+            summary.create, summary.update, summary.delete
+        );
+        if summary.replace > 0 {
+            let _ = write!(
+                text,
+                "\n  {} replaced: each counted as deleted and created",
+                summary.replace
+            );
+        }
+        for step in plan.data_losses() {
+            let _ = write!(
+                text,
+                "\n  data deleted: {} {} ({})",
+                step.kind,
+                step.name,
+                step.loses_data.as_deref().unwrap_or_default()
+            );
+        }
+        text
     } else {
         format!("stack {stack} is up to date")
     };
@@ -238,8 +292,9 @@ fn report_up(
 
 async fn plan(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let options = read_only_options(global, &config).await?;
-    let (_, _, plan) = observe_and_plan(&ctx, &config, &options).await?;
+    let (observed, desired, plan, _) =
+        observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
+    stop_on_conflicts(&ctx, &observed, &desired)?;
     if let Some(warning) = config.auth.warning() {
         ui.warn(warning);
     }
@@ -292,6 +347,9 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
         .clone()
         .or_else(|| config.as_ref().map(|c| c.stage.clone()))
         .unwrap_or(defaults.stage.clone());
+    if let Some(url) = &args.backend_url {
+        crate::config::validate_url("--backend-url", url, "the backend secret")?;
+    }
     let backend_secret = args
         .backend_url
         .as_ref()
@@ -324,6 +382,7 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
         frontend_dir: args.frontend_dir.clone(),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connection: Duration::from_secs(args.max_connection),
+        log_dir: (!args.no_log_files).then(|| args.log_dir.clone()),
         ..defaults
     };
     let server = crate::dev::start(options).await?;
@@ -349,13 +408,13 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
 /// `chatctl package`: the handler zip that `up` deploys, without AWS.
 async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -> Result<Outcome> {
     use crate::config::{Architecture, Backend};
-    use crate::package::{self, BuildProfile, Linkage, PackageSource};
-    // The file is optional: without it, the default x86_64 package is built.
+    use crate::package::{self, Linkage, PackageSource};
+    // The file is optional: without it, the default x86_64 package is shown.
     let lambda = if global.config.exists() {
         match load_config_without_region(global)?.backend {
             Backend::Lambda(settings) => Some(settings),
             Backend::Http { .. } => {
-                ui.warn("backend.kind = \"http\": `chatctl up` deploys no Lambda function; packaging for x86_64 anyway");
+                ui.warn("backend.kind = \"http\": `chatctl up` deploys no Lambda function; showing the x86_64 package anyway");
                 None
             }
         }
@@ -369,19 +428,17 @@ async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -
         .handler_zip
         .clone()
         .or_else(|| lambda.and_then(|settings| settings.zip));
-    let root = match prebuilt {
-        Some(_) => std::path::PathBuf::from("."),
-        None => package::locate_workspace_root()?,
-    };
-    let mut package =
-        package::build(&root, arch, prebuilt.as_deref(), BuildProfile::Release).await?;
+    let mut package = package::resolve(arch, prebuilt.as_deref()).await?;
     if let Some(out) = &args.out {
         package.write_to(out)?;
-        package.path.clone_from(out);
+        package.path = Some(out.clone());
     }
     let origin = match &package.source {
-        PackageSource::Built { binary } => format!("built from {}", binary.display()),
+        PackageSource::Embedded { profile } => {
+            format!("built into chatctl ({profile} profile)")
+        }
         PackageSource::Prebuilt { zip } => format!("prebuilt {}", zip.display()),
+        PackageSource::Built { binary } => format!("built from {}", binary.display()),
     };
     let linkage = match (package.binary.linkage, &package.binary.glibc) {
         (Linkage::Static, _) => "static".to_owned(),
@@ -394,11 +451,15 @@ async fn package(global: &GlobalArgs, args: &crate::cli::PackageArgs, ui: &Ui) -
     };
     #[allow(clippy::cast_precision_loss)] // a zip is at most 50 MiB
     let mib = package.size as f64 / (1024.0 * 1024.0);
+    let zip_line = package
+        .path
+        .as_ref()
+        .map(|path| format!("\n  zip         {}", path.display()))
+        .unwrap_or_default();
     ui.result(
         &format!(
-            "bootstrap for {}, {origin}\n  zip         {}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}\n  linking     {linkage}",
+            "bootstrap for {}, {origin}{zip_line}\n  size        {mib:.1} MiB ({} bytes)\n  sha256      {}\n  CodeSha256  {}\n  linking     {linkage}",
             arch.as_str(),
-            package.path.display(),
             package.size,
             package.sha256_hex,
             package.sha256_base64
@@ -425,9 +486,15 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         return Ok(Outcome::Success);
     }
     let (config, ctx) = context(global, ui).await?;
-    let options = read_only_options(global, &config).await?;
-    let (observed, _, plan) = observe_and_plan(&ctx, &config, &options).await?;
-    let resources = stack::statuses(&plan);
+    let (observed, desired, plan, _) =
+        observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
+    let mut resources = stack::statuses(&plan);
+    // A resource holding one of the stack's names without being the stack's blocks `up`.
+    resources.extend(
+        stack::conflicts(&ctx, &observed, &desired)
+            .into_iter()
+            .map(stack::foreign_status),
+    );
     let outputs = observed
         .apis
         .primary()
@@ -440,7 +507,9 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
         .collect();
     warnings.extend(amplify::warnings(&observed.amplify));
     let frontend = amplify::status(&observed.amplify);
-    let in_sync = !plan.has_changes() && warnings.is_empty();
+    let in_sync = !plan.has_changes()
+        && warnings.is_empty()
+        && resources.iter().all(|r| r.state != stack::FOREIGN_STATE);
     // A choice, not drift: it does not change the exit code.
     warnings.extend(config.auth.warning().map(str::to_owned));
     let mut text = format!("stack {} in {}", plan.stack, plan.region);
@@ -515,26 +584,35 @@ struct DownResult<'a> {
     stack: &'a str,
     region: &'a str,
     deleted: &'a Plan,
+    /// Resources with the stack's names that chatctl did not create for it: left in place.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left: Vec<&'a Foreign>,
 }
 
 async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
     let observed = stack::observe(&ctx, &config).await?;
-    if observed.is_empty(&ctx) {
+    if observed.is_empty() {
         let empty = Plan {
             stack: config.stack_name(),
             region: config.region.clone(),
             steps: Vec::new(),
         };
+        let left: Vec<&Foreign> = observed.all_foreign().collect();
+        let mut text = format!(
+            "nothing to delete: stack {} has no resources in {}",
+            empty.stack, empty.region
+        );
+        for foreign in &left {
+            let _ = write!(text, "\n  {}", ownership::left_note(foreign));
+        }
         ui.result(
-            &format!(
-                "nothing to delete: stack {} has no resources in {}",
-                empty.stack, empty.region
-            ),
+            &text,
             &DownResult {
                 stack: &empty.stack,
                 region: &empty.region,
                 deleted: &empty,
+                left,
             },
         );
         return Ok(Outcome::Success);
@@ -545,12 +623,13 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let result = async {
         let observed = stack::observe(&ctx, &config).await?;
         let teardown = stack::teardown_plan(&ctx, &config, &observed);
-        let github = stack::destroy(&ctx, &config, &observed).await?;
-        Ok::<_, anyhow::Error>((teardown, github))
+        let github = Box::pin(stack::destroy(&ctx, &config, &observed)).await?;
+        let left: Vec<Foreign> = observed.all_foreign().cloned().collect();
+        Ok::<_, anyhow::Error>((teardown, github, left))
     }
     .await;
     let released = lock.release().await;
-    let (teardown, github) = result?;
+    let (teardown, github, left) = result?;
     released?;
     for note in github.notes() {
         ui.note(&note);
@@ -563,19 +642,62 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
             teardown.stack
         );
     }
+    let mut text = format!(
+        "stack {} is down ({} resources deleted or restored)",
+        teardown.stack,
+        teardown.steps.len()
+    );
+    for foreign in &left {
+        let _ = write!(text, "\n  {}", ownership::left_note(foreign));
+    }
     ui.result(
-        &format!(
-            "stack {} is down ({} resources deleted or restored)",
-            teardown.stack,
-            teardown.steps.len()
-        ),
+        &text,
         &DownResult {
             stack: &teardown.stack,
             region: &teardown.region,
             deleted: &teardown,
+            left: left.iter().collect(),
         },
     );
     Ok(Outcome::Success)
+}
+
+/// `plan` and `up` stop, before any write, when the plan needs resources that have the
+/// stack's names without being the stack's.
+fn stop_on_conflicts(ctx: &Ctx, observed: &Observed, desired: &Desired) -> Result<()> {
+    let conflicts = stack::conflicts(ctx, observed, desired);
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(ownership::conflict_error(
+            &ctx.names.stack,
+            &ctx.names.region,
+            &conflicts,
+        ))
+    }
+}
+
+/// A plan that deletes or replaces something is shown and confirmed on a terminal; without
+/// one, `up` needs `--yes` and names what it would destroy.
+fn confirm_destruction(global: &GlobalArgs, ui: &Ui, plan: &Plan) -> Result<()> {
+    let destruction = plan.destruction_text();
+    if destruction.is_empty() || global.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to delete or replace without confirmation (stdin is not a terminal); this plan would{destruction}\nnothing was changed: review it with `chatctl plan`, then run `chatctl up --yes` to apply it"
+        );
+    }
+    ui.note(&plan.to_string());
+    if ui.confirm(&format!(
+        "This plan deletes or replaces resources of stack {} in {}. Apply it?",
+        plan.stack, plan.region
+    )) {
+        Ok(())
+    } else {
+        bail!("cancelled: nothing was changed")
+    }
 }
 
 fn confirm_down(global: &GlobalArgs, ui: &Ui, preview: &Plan) -> Result<()> {
@@ -597,6 +719,36 @@ fn confirm_down(global: &GlobalArgs, ui: &Ui, preview: &Plan) -> Result<()> {
     } else {
         bail!("cancelled: nothing was deleted")
     }
+}
+
+/// `chatctl logs`: the stack's logs from CloudWatch Logs, or `chatctl dev`'s with `--dev`.
+async fn logs(global: &GlobalArgs, args: &LogsArgs, ui: &Ui) -> Result<Outcome> {
+    let options = crate::logs::Options {
+        since: args.since,
+        follow: args.follow,
+        connection: args.connection.clone(),
+        sources: args.source.clone(),
+    };
+    if args.dev {
+        let stage = dev_stage(global)?;
+        crate::logs::show_local(args.log_dir.clone(), &stage, &options, ui).await?;
+    } else {
+        let (config, ctx) = context(global, ui).await?;
+        crate::logs::show(&ctx, &config, &options, ui).await?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The stage `chatctl dev` serves: --stage, else chatctl.toml's (when there is one), else dev.
+fn dev_stage(global: &GlobalArgs) -> Result<String> {
+    if let Some(stage) = &global.stage {
+        return Ok(stage.clone());
+    }
+    Ok(if global.config.exists() {
+        load_config_without_region(global)?.stage
+    } else {
+        crate::dev::DevOptions::default().stage
+    })
 }
 
 /// `chatctl init`: a commented configuration and the reference web app; no AWS access.

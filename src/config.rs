@@ -15,9 +15,18 @@ use serde::Serialize;
 use toml::Value;
 
 mod auth;
+use crate::partition::Partition;
 pub use auth::{Auth, NO_AUTH_WARNING};
 
 pub const DEFAULT_CONFIG_PATH: &str = "chatctl.toml";
+/// A chatctl.toml is a few hundred bytes; a file this large is not one (and `--config
+/// /dev/zero` must not read forever).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// Sanity bounds of the stage throttling limits. API Gateway's account quota is 5000
+/// requests burst and 10000 per second unless raised, and a stage cannot exceed it
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+pub const MAX_THROTTLING_BURST: i64 = 1_000_000;
+pub const MAX_THROTTLING_RATE: f64 = 1_000_000.0;
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
 /// Keys of every section, in the order they are documented. Anything else is an error.
@@ -31,6 +40,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
             "logging_level",
             "data_trace",
             "detailed_metrics",
+            "log_retention_days",
         ],
     ),
     (
@@ -82,6 +92,8 @@ pub struct ApiSettings {
     pub logging_level: LoggingLevel,
     pub data_trace: bool,
     pub detailed_metrics: bool,
+    /// Retention of every log group of the stack (access, execution, function logs).
+    pub log_retention_days: i32,
 }
 
 impl Default for ApiSettings {
@@ -92,9 +104,16 @@ impl Default for ApiSettings {
             logging_level: LoggingLevel::Info,
             data_trace: false,
             detailed_metrics: false,
+            log_retention_days: 30,
         }
     }
 }
+
+/// The retention periods CloudWatch Logs accepts (PutRetentionPolicy, `retentionInDays`).
+pub const LOG_RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LoggingLevel {
@@ -137,21 +156,8 @@ pub struct LambdaBackend {
     pub zip: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    X86_64,
-    Arm64,
-}
-
-impl Architecture {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
-}
+/// Lambda's instruction set; the type lives with the package checks, which build.rs shares.
+pub use crate::package::Architecture;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Frontend {
@@ -191,16 +197,7 @@ pub enum Framework {
 impl Config {
     /// Reads and validates the file at `path`, then applies `overrides`.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            if err.kind() == std::io::ErrorKind::NotFound {
-                anyhow::anyhow!(
-                    "no configuration file at {}: run `chatctl init` to write one, or pass --config PATH",
-                    path.display()
-                )
-            } else {
-                anyhow::anyhow!("cannot read {}: {err}", path.display())
-            }
-        })?;
+        let text = read_config_file(path)?;
         Self::parse(&text, path, overrides, &EnvRegion::from_process())
     }
 
@@ -250,7 +247,7 @@ impl Config {
             .clone()
             .or(doc.string("github", "api_url")?)
             .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
-        validate_url("github.api_url", &github_api_url)?;
+        validate_url("github.api_url", &github_api_url, "the GitHub token")?;
         let auth = auth::parse(&doc)?;
 
         Ok(Self {
@@ -271,48 +268,138 @@ impl Config {
     }
 
     pub fn names(&self) -> Names {
-        Names::new(&self.stack_name())
+        Names::new(&self.stack_name(), &self.region)
+    }
+
+    /// The AWS partition of the region.
+    pub fn partition(&self) -> Result<Partition> {
+        Partition::of_region(&self.region)
     }
 }
 
-/// Names of every resource of a stack, derived from `{app}-{stage}`.
+/// Names of every resource of a stack, derived from `{app}-{stage}` and the region.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Names {
     pub stack: String,
+    pub region: String,
+    /// IAM is global while stacks are regional: the two role names carry the region
+    /// ([`iam_name`]), so two regions of one stack never share a role.
     pub logs_role: String,
+    pub backend_role: String,
+    /// The role names of stacks deployed before roles carried the region. Such a role is
+    /// adopted, never renamed (docs/decisions.md, "Regions are independent").
+    pub legacy_logs_role: String,
+    pub legacy_backend_role: String,
     pub api: String,
     pub access_log_group: String,
     pub lock_log_group: String,
-    pub backend_role: String,
     pub backend_policy: String,
     pub table: String,
     pub function: String,
+    /// The function's log group; chatctl creates it (tagged) before the function, which
+    /// would otherwise get an untagged one from Lambda on its first invocation.
+    pub function_log_group: String,
     pub amplify_app: String,
 }
 
-/// Tag key that marks everything chatctl creates for a stack; names alone are not unique
-/// for API Gateway APIs, so lookups go by this tag.
+/// Tag keys that mark everything chatctl creates for a stack: the stack and the region it
+/// was created from. A resource found by name is chatctl's only with them
+/// (`crate::ownership`); names of API Gateway APIs are not even unique, so APIs are found by
+/// the stack tag alone.
 pub const STACK_TAG: &str = "chatctl:stack";
+pub const REGION_TAG: &str = "chatctl:region";
+
+/// IAM role names are at most 64 characters
+/// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+pub const IAM_NAME_MAX: usize = 64;
+
+/// `{stack}-{region}-{suffix}`, or, when that is longer than IAM allows,
+/// `{stack, shortened}-{hash}-{region}-{suffix}` where the hash (8 hex digits of SHA-256 of
+/// the full name) keeps two shortened stacks apart. Region and suffix always stay whole, so
+/// the name says which region's stack it belongs to.
+pub fn iam_name(stack: &str, region: &str, suffix: &str) -> String {
+    use sha2::Digest as _;
+    let full = format!("{stack}-{region}-{suffix}");
+    if full.len() <= IAM_NAME_MAX {
+        return full;
+    }
+    let hash = hex::encode(sha2::Sha256::digest(full.as_bytes()));
+    let hash = &hash[..8];
+    let keep = IAM_NAME_MAX.saturating_sub(region.len() + suffix.len() + hash.len() + 3);
+    // Stack names are ASCII (validated), so any byte index is a character boundary.
+    let prefix = stack.get(..keep.min(stack.len())).unwrap_or(stack);
+    let prefix = prefix.trim_end_matches('-');
+    format!("{prefix}-{hash}-{region}-{suffix}")
+}
 
 impl Names {
-    pub fn new(stack: &str) -> Self {
+    pub fn new(stack: &str, region: &str) -> Self {
+        let function = format!("{stack}-backend");
         Self {
             stack: stack.to_owned(),
-            logs_role: format!("{stack}-apigw-logs"),
+            region: region.to_owned(),
+            logs_role: iam_name(stack, region, "apigw-logs"),
+            backend_role: iam_name(stack, region, "backend"),
+            legacy_logs_role: format!("{stack}-apigw-logs"),
+            legacy_backend_role: format!("{stack}-backend"),
             api: stack.to_owned(),
             access_log_group: format!("/chatctl/{stack}/access"),
             lock_log_group: format!("/chatctl/{stack}/lock"),
-            backend_role: format!("{stack}-backend"),
             backend_policy: format!("{stack}-backend"),
             table: format!("{stack}-connections"),
-            function: format!("{stack}-backend"),
+            function_log_group: crate::resources::log_groups::function_log_group(&function),
+            function,
             amplify_app: stack.to_owned(),
         }
     }
 
+    /// The ownership tags every resource of the stack gets at creation.
     pub fn tags(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([(STACK_TAG.to_owned(), self.stack.clone())])
+        BTreeMap::from([
+            (STACK_TAG.to_owned(), self.stack.clone()),
+            (REGION_TAG.to_owned(), self.region.clone()),
+        ])
     }
+}
+
+/// Reads the configuration file: a regular file of at most [`MAX_CONFIG_BYTES`].
+fn read_config_file(path: &Path) -> Result<String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let metadata = std::fs::metadata(path).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!(
+                "no configuration file at {shown}: run `chatctl init` to write one, or pass --config PATH"
+            )
+        } else {
+            anyhow::anyhow!("cannot read {shown}: {err}")
+        }
+    })?;
+    if !metadata.is_file() {
+        bail!(
+            "{shown} is not a regular file: --config (or CHATCTL_CONFIG) must name a chatctl.toml file"
+        );
+    }
+    let too_large = || {
+        anyhow::anyhow!(
+            "{shown} is larger than {MAX_CONFIG_BYTES} bytes, which no chatctl.toml is: check --config (or CHATCTL_CONFIG)"
+        )
+    };
+    if metadata.len() > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    let file =
+        std::fs::File::open(path).map_err(|err| anyhow::anyhow!("cannot read {shown}: {err}"))?;
+    let mut bytes = Vec::new();
+    // Bounded even if the file grows after the size check.
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| anyhow::anyhow!("cannot read {shown}: {err}"))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{shown} is not UTF-8 text, so it is not a chatctl.toml"))
 }
 
 /// The region from the standard AWS variables, which rank below the file.
@@ -495,9 +582,12 @@ fn validate_stage(stage: &str) -> Result<()> {
 }
 
 fn validate_region(region: &str) -> Result<()> {
-    // Shape check only: `eu-west-1`, `us-gov-west-1`, `ap-southeast-2`…
+    // Shape check only: `eu-west-1`, `us-gov-west-1`, `ap-southeast-2`… The longest AWS
+    // region names have 14 characters; the bound keeps IAM names (which carry the region)
+    // inside IAM's limit.
     let parts: Vec<&str> = region.split('-').collect();
-    let valid = parts.len() >= 3
+    let valid = region.len() <= 25
+        && parts.len() >= 3
         && parts.iter().all(|p| {
             !p.is_empty()
                 && p.chars()
@@ -509,21 +599,48 @@ fn validate_region(region: &str) -> Result<()> {
     if !valid {
         bail!("region \"{region}\" is not an AWS region name such as \"eu-west-1\"");
     }
+    // ARNs and domains depend on the partition: a region of none chatctl supports is refused.
+    Partition::of_region(region)?;
     Ok(())
 }
 
-fn validate_url(key: &str, url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host)
-            if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => bail!("{key} = \"{url}\" is not a URL: write it as https://host[/path]"),
+/// Checks a URL chatctl sends `carries` to: `https://host[:port][/path]`, or plain
+/// `http://` for a loopback host (127.0.0.0/8, ::1, localhost), where nothing crosses a
+/// network — the tests' emulator and a backend on the same machine.
+pub fn validate_url(key: &str, url: &str, carries: &str) -> Result<()> {
+    let fix = "write it as https://host[/path]";
+    let not_a_url = || anyhow::anyhow!("{key} = \"{url}\" is not a URL: {fix}");
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(not_a_url());
     }
+    let (scheme, rest) = url.split_once("://").ok_or_else(not_a_url)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        // The URL is not repeated: what precedes the @ may be a password.
+        bail!("{key} must not contain a user name or password: {fix}");
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split_once(']').map(|(host, _)| host)
+    } else {
+        authority.split(':').next()
+    }
+    .filter(|h| !h.is_empty())
+    .ok_or_else(not_a_url)?;
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        "http" => bail!(
+            "{key} = \"{url}\" uses plain http, so {carries} would travel unencrypted: use https:// (plain http:// is accepted only for loopback hosts such as 127.0.0.1)"
+        ),
+        _ => Err(not_a_url()),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn parse_api(doc: &Document<'_>) -> Result<ApiSettings> {
@@ -533,18 +650,21 @@ fn parse_api(doc: &Document<'_>) -> Result<ApiSettings> {
         .unwrap_or(i64::from(defaults.throttling_burst_limit));
     let throttling_burst_limit = i32::try_from(burst)
         .ok()
-        .filter(|b| *b > 0)
+        .filter(|b| (1..=MAX_THROTTLING_BURST).contains(&i64::from(*b)))
         .ok_or_else(|| {
             anyhow::anyhow!(
-                "api.throttling_burst_limit = {burst} is not valid: it must be a whole number above 0 (a zero limit makes API Gateway answer every request with 429 Too Many Requests)"
+                "api.throttling_burst_limit = {burst} is not valid: use a whole number from 1 to {MAX_THROTTLING_BURST} (a zero limit makes API Gateway answer every request with 429 Too Many Requests; API Gateway's account quota is 5000 unless raised)"
             )
         })?;
     let throttling_rate_limit = doc
         .number("api", "throttling_rate_limit")?
         .unwrap_or(defaults.throttling_rate_limit);
-    if !(throttling_rate_limit.is_finite() && throttling_rate_limit > 0.0) {
+    if !(throttling_rate_limit.is_finite()
+        && throttling_rate_limit > 0.0
+        && throttling_rate_limit <= MAX_THROTTLING_RATE)
+    {
         bail!(
-            "api.throttling_rate_limit = {throttling_rate_limit} is not valid: it must be a number of requests per second above 0 (a zero limit makes API Gateway answer every request with 429 Too Many Requests)"
+            "api.throttling_rate_limit = {throttling_rate_limit} is not valid: use a number of requests per second above 0 and at most {MAX_THROTTLING_RATE} (a zero limit makes API Gateway answer every request with 429 Too Many Requests; API Gateway's account quota is 10000 unless raised)"
         );
     }
     let logging_level = match doc
@@ -555,25 +675,40 @@ fn parse_api(doc: &Document<'_>) -> Result<ApiSettings> {
         Some("ERROR") => LoggingLevel::Error,
         _ => LoggingLevel::Info,
     };
+    let retention = doc
+        .integer("api", "log_retention_days")?
+        .unwrap_or(i64::from(defaults.log_retention_days));
+    let log_retention_days = i32::try_from(retention)
+        .ok()
+        .filter(|d| LOG_RETENTION_DAYS.contains(d))
+        .ok_or_else(|| {
+            let allowed: Vec<String> = LOG_RETENTION_DAYS.iter().map(i32::to_string).collect();
+            anyhow::anyhow!(
+                "api.log_retention_days = {retention} is not a retention CloudWatch Logs accepts: use one of {}",
+                allowed.join(", ")
+            )
+        })?;
     Ok(ApiSettings {
         throttling_burst_limit,
         throttling_rate_limit,
         logging_level,
         data_trace: doc.boolean("api", "data_trace")?.unwrap_or(false),
         detailed_metrics: doc.boolean("api", "detailed_metrics")?.unwrap_or(false),
+        log_retention_days,
     })
 }
 
 fn parse_backend(doc: &Document<'_>, overrides: &Overrides, origin: &Path) -> Result<Backend> {
     let kind = doc
         .choice("backend", "kind", &["lambda", "http"])?
-        .unwrap_or_else(|| {
-            if overrides.backend_url.is_some() {
-                "http".to_owned()
-            } else {
-                "lambda".to_owned()
-            }
-        });
+        .unwrap_or_else(|| "lambda".to_owned());
+    // CHATCTL_BACKEND_URL replaces backend.url of an http backend; it never chooses the
+    // kind, so an environment variable cannot turn a Lambda stack into an HTTP one.
+    if kind != "http" && overrides.backend_url.is_some() {
+        bail!(
+            "CHATCTL_BACKEND_URL is set, but backend.kind is \"{kind}\": it replaces backend.url only when chatctl.toml sets kind = \"http\" under [backend]; unset it, or set kind = \"http\""
+        );
+    }
     if kind == "http" {
         let url = overrides
             .backend_url
@@ -584,7 +719,7 @@ fn parse_backend(doc: &Document<'_>, overrides: &Overrides, origin: &Path) -> Re
                     "backend.kind = \"http\" needs backend.url: the base URL of the chat backend you run, e.g. url = \"https://chat.example.com\""
                 )
             })?;
-        validate_url("backend.url", &url)?;
+        validate_url("backend.url", &url, "the backend secret")?;
         for key in ["architecture", "memory_mb", "timeout_s", "zip"] {
             if doc.get("backend", key).is_some() {
                 bail!(
@@ -737,7 +872,7 @@ mod tests {
         let text = format!("{MINIMAL}[api]\nthrottling_burst_limt = 5\n");
         assert_eq!(
             error(&text),
-            "unknown key `throttling_burst_limt` in [api] (did you mean `throttling_burst_limit`?); valid keys: throttling_burst_limit, throttling_rate_limit, logging_level, data_trace, detailed_metrics"
+            "unknown key `throttling_burst_limt` in [api] (did you mean `throttling_burst_limit`?); valid keys: throttling_burst_limit, throttling_rate_limit, logging_level, data_trace, detailed_metrics, log_retention_days"
         );
     }
 
@@ -854,9 +989,120 @@ mod tests {
         )
         .unwrap();
         let names = config.names();
-        assert_eq!(names.logs_role, "chat-prod-apigw-logs");
+        assert_eq!(names.logs_role, "chat-prod-eu-west-1-apigw-logs");
+        assert_eq!(names.backend_role, "chat-prod-eu-west-1-backend");
         assert_eq!(names.table, "chat-prod-connections");
         assert_eq!(names.function, "chat-prod-backend");
+    }
+
+    #[test]
+    fn iam_names_keep_regions_apart_and_stay_inside_the_limit() {
+        let europe = Names::new("chat-dev", "eu-west-1");
+        let america = Names::new("chat-dev", "us-east-1");
+        assert_eq!(europe.logs_role, "chat-dev-eu-west-1-apigw-logs");
+        assert_ne!(europe.logs_role, america.logs_role);
+        assert_ne!(europe.backend_role, america.backend_role);
+        assert_eq!(europe.legacy_logs_role, "chat-dev-apigw-logs");
+        assert_eq!(europe.tags()[REGION_TAG], "eu-west-1");
+        // The longest app and stage names with a long region.
+        let app = "a".repeat(20);
+        let stage = "s".repeat(32);
+        let long = |stage: &str, region: &str| Names::new(&format!("{app}-{stage}"), region);
+        let longest = long(&stage, "ap-southeast-5");
+        for name in [&longest.logs_role, &longest.backend_role] {
+            assert!(name.len() <= IAM_NAME_MAX, "{name}");
+            assert!(name.contains("-ap-southeast-5-"), "{name}");
+        }
+        // Shortened names of different stacks, or regions, stay distinct.
+        let shorter_stage = long(&"s".repeat(31), "ap-southeast-5");
+        let other_region = long(&stage, "ap-southeast-4");
+        assert_ne!(longest.logs_role, shorter_stage.logs_role);
+        assert_ne!(longest.logs_role, other_region.logs_role);
+        assert!(
+            Names::new(&format!("{app}-{stage}"), &"x".repeat(25))
+                .logs_role
+                .len()
+                <= IAM_NAME_MAX
+        );
+    }
+
+    #[test]
+    fn urls_must_be_https_except_on_loopback() {
+        let check = |url: &str| validate_url("backend.url", url, "the backend secret");
+        assert!(check("https://chat.example.com/base").is_ok());
+        assert!(check("http://127.0.0.1:9000").is_ok());
+        assert!(check("http://127.8.0.1/x").is_ok());
+        assert!(check("http://[::1]:8080/").is_ok());
+        assert!(check("http://localhost:3000").is_ok());
+        let plain = format!("{:#}", check("http://chat.example.com").unwrap_err());
+        assert!(
+            plain.contains("plain http") && plain.contains("the backend secret"),
+            "{plain}"
+        );
+        assert!(check("http://127.0.0.1.example.com").is_err());
+        assert!(check("ftp://x.example").is_err());
+        assert!(check("https://").is_err());
+        let userinfo = format!("{:#}", check("https://me:hunter2@x.example").unwrap_err());
+        assert!(!userinfo.contains("hunter2"), "{userinfo}");
+    }
+
+    #[test]
+    fn the_backend_url_variable_never_chooses_the_backend_kind() {
+        let overrides = Overrides {
+            backend_url: Some("https://elsewhere.example".into()),
+            ..Overrides::default()
+        };
+        let err = Config::parse(
+            MINIMAL,
+            Path::new("c.toml"),
+            &overrides,
+            &EnvRegion::default(),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .starts_with("CHATCTL_BACKEND_URL is set, but backend.kind is \"lambda\""),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn throttling_limits_are_bounded() {
+        let msg = error(&format!(
+            "{MINIMAL}[api]\nthrottling_burst_limit = 99999999999\n"
+        ));
+        assert!(
+            msg.starts_with("api.throttling_burst_limit = 99999999999 is not valid"),
+            "{msg}"
+        );
+        let msg = error(&format!("{MINIMAL}[api]\nthrottling_rate_limit = 1e300\n"));
+        assert!(msg.contains("at most 1000000"), "{msg}");
+    }
+
+    #[test]
+    fn the_config_file_must_be_a_small_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = format!(
+            "{:#}",
+            Config::load(dir.path(), &Overrides::default()).unwrap_err()
+        );
+        assert!(msg.contains("is not a regular file"), "{msg}");
+        let big = dir.path().join("big.toml");
+        std::fs::write(
+            &big,
+            vec![b'#'; usize::try_from(MAX_CONFIG_BYTES).unwrap() + 1],
+        )
+        .unwrap();
+        let msg = format!(
+            "{:#}",
+            Config::load(&big, &Overrides::default()).unwrap_err()
+        );
+        assert!(msg.contains("larger than"), "{msg}");
+        let msg = format!(
+            "{:#}",
+            Config::load(Path::new("/dev/zero"), &Overrides::default()).unwrap_err()
+        );
+        assert!(msg.contains("is not a regular file"), "{msg}");
     }
 
     #[test]
@@ -874,6 +1120,31 @@ mod tests {
             "{MINIMAL}[frontend]\nrepository = \"git@github.com:acme/chat-web\"\n"
         ));
         assert!(msg.contains("https://github.com/OWNER/REPO"), "{msg}");
+    }
+
+    #[test]
+    fn log_retention_takes_only_values_cloudwatch_accepts() {
+        assert_eq!(parse(MINIMAL).unwrap().api.log_retention_days, 30);
+        let config = parse(&format!("{MINIMAL}[api]\nlog_retention_days = 731\n")).unwrap();
+        assert_eq!(config.api.log_retention_days, 731);
+        let msg = error(&format!("{MINIMAL}[api]\nlog_retention_days = 10\n"));
+        assert!(
+            msg.starts_with(
+                "api.log_retention_days = 10 is not a retention CloudWatch Logs accepts: use one of 1, 3, 5, 7, 14, 30,"
+            ),
+            "{msg}"
+        );
+        assert!(error(&format!("{MINIMAL}[api]\nlog_retention_days = 0\n")).contains("3653"));
+    }
+
+    #[test]
+    fn regions_outside_the_supported_partitions_are_refused() {
+        let china = parse("[app]\nname = \"chat\"\nregion = \"cn-north-1\"\n").unwrap();
+        assert_eq!(china.partition().unwrap(), Partition::AwsCn);
+        let msg = error("[app]\nname = \"chat\"\nregion = \"us-iso-east-1\"\n");
+        assert!(msg.contains("partition aws-iso"), "{msg}");
+        let msg = error("[app]\nname = \"chat\"\nregion = \"xx-west-1\"\n");
+        assert!(msg.contains("belongs to no AWS partition"), "{msg}");
     }
 
     #[test]

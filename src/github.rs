@@ -1,6 +1,13 @@
 //! A small GitHub REST client for what `down` must clean up after Amplify: the webhooks and
 //! deploy keys of one repository (list, delete) and the repository itself.
 //!
+//! - What a token needs: Amplify's GitHub App flow (what chatctl uses) installs a webhook
+//!   with the token, so a classic token needs `admin:repo_hook` (AWS's user guide, "Setting
+//!   up the Amplify GitHub App for AWS CloudFormation, CLI, and SDK deployments"), which
+//!   also lets chatctl list and delete that hook; a fine-grained token needs "Webhooks: read
+//!   and write" (GitHub's REST reference for repository webhooks). Deploy keys — only when
+//!   Amplify clones over SSH — take `repo` or "Administration: read and write".
+//!
 //! - Works against `https://api.github.com`, GitHub Enterprise Server (`https://HOST/api/v3`)
 //!   or any base URL with the same paths (the test emulator's `/github`).
 //! - Lists follow the `Link: rel="next"` header (never built page URLs), and only on the
@@ -36,8 +43,26 @@ const RATE_LIMIT_ATTEMPTS: u32 = 4;
 const SECONDARY_MIN_WAIT: Duration = Duration::from_mins(1);
 /// Longest wait for a primary limit to reset before giving up with a clear error.
 const MAX_RESET_WAIT: Duration = Duration::from_mins(15);
-/// The permissions chatctl needs, for messages.
-pub const NEEDED_PERMISSIONS: &str = "a classic token with the `repo` and `admin:repo_hook` scopes, or a fine-grained token with \"Webhooks: read and write\" and \"Administration: read and write\" on the repository";
+/// What the token needs for Amplify's webhook (creating it through Amplify, then listing and
+/// deleting it), for messages.
+pub const NEEDED_PERMISSIONS: &str = "a classic token with the `admin:repo_hook` scope, or a fine-grained token with \"Webhooks: read and write\" on the repository";
+/// What the token needs besides when Amplify clones over SSH and adds a deploy key.
+pub const DEPLOY_KEY_PERMISSIONS: &str =
+    "the `repo` scope (classic token) or \"Administration: read and write\" (fine-grained token)";
+
+/// The Amplify GitHub App of a region, installed before an app is connected (AWS user guide:
+/// `https://github.com/apps/aws-amplify-REGION/installations/new`).
+pub fn amplify_app_install_url(region: &str) -> String {
+    format!("https://github.com/apps/aws-amplify-{region}/installations/new")
+}
+
+/// Everything connecting an Amplify app in `region` to a repository takes, for messages.
+pub fn connect_requirements(region: &str) -> String {
+    format!(
+        "the Amplify GitHub App installed on the repository ({}) and {NEEDED_PERMISSIONS}",
+        amplify_app_install_url(region)
+    )
+}
 
 /// A GitHub token. `Debug` shows `Token(***)`; there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -111,6 +136,14 @@ impl Operation {
         }
     }
 
+    /// What chatctl asks for overall, given that this operation was refused.
+    fn needed(self) -> &'static str {
+        match self {
+            Self::ListKeys | Self::DeleteKey => DEPLOY_KEY_PERMISSIONS,
+            _ => NEEDED_PERMISSIONS,
+        }
+    }
+
     fn verb(self) -> &'static str {
         match self {
             Self::ReadRepository => "reading",
@@ -136,6 +169,8 @@ pub enum GitHubError {
         accepted_scopes: Option<String>,
         /// `X-OAuth-Scopes`: what the (classic) token has.
         token_scopes: Option<String>,
+        /// `X-Accepted-GitHub-Permissions`: what a fine-grained token would need.
+        accepted_permissions: Option<String>,
     },
     /// 404 on the repository or a list: it doesn't exist or the token can't see it.
     NotFound { action: String, repository: String },
@@ -176,7 +211,7 @@ impl fmt::Display for GitHubError {
         match self {
             Self::Unauthorized { action, message } => write!(
                 f,
-                "GitHub rejected the token while {action} (401 {message}): {TOKEN_ENV} is wrong, expired or revoked; create a new token ({NEEDED_PERMISSIONS}) and set it in {TOKEN_ENV}"
+                "GitHub rejected the token while {action} (401 {message}): {TOKEN_ENV} is wrong, expired or revoked; create a new one ({NEEDED_PERMISSIONS}) and set it in {TOKEN_ENV}"
             ),
             Self::Forbidden {
                 action,
@@ -184,6 +219,7 @@ impl fmt::Display for GitHubError {
                 message,
                 accepted_scopes,
                 token_scopes,
+                accepted_permissions,
             } => {
                 write!(
                     f,
@@ -204,9 +240,13 @@ impl fmt::Display for GitHubError {
                     (None, Some(has)) => write!(f, " (this token has: {})", or_none(has))?,
                     (None, None) => {}
                 }
+                if let Some(permissions) = accepted_permissions {
+                    write!(f, " (GitHub accepts the permissions: {permissions})")?;
+                }
                 write!(
                     f,
-                    ". chatctl needs {NEEDED_PERMISSIONS}, and the token's user must be an admin of the repository"
+                    ". chatctl needs {} for this, and the token's user must be an admin of the repository",
+                    operation.needed()
                 )
             }
             Self::NotFound { action, repository } => write!(
@@ -599,6 +639,7 @@ impl GitHub {
                 message,
                 accepted_scopes: header("x-accepted-oauth-scopes"),
                 token_scopes: header("x-oauth-scopes"),
+                accepted_permissions: header("x-accepted-github-permissions"),
             },
             StatusCode::NOT_FOUND => GitHubError::NotFound {
                 action,

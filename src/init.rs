@@ -90,6 +90,7 @@ throttling_rate_limit = 50.0     # requests per second (a zero limit answers eve
 logging_level = "INFO"           # execution logs: OFF | ERROR | INFO
 data_trace = false               # log full request and response data (may contain messages)
 detailed_metrics = false         # per-route CloudWatch metrics (billed)
+log_retention_days = 30          # every log group of the stack: 1, 3, 5, 7, 14, 30, 60, 90, … 3653
 
 [backend]
 kind = "lambda"                  # lambda: chatctl deploys the chat backend (Lambda + DynamoDB)
@@ -111,10 +112,11 @@ provider = "cognito"             # cognito: chatctl creates a user pool with a h
 # audience = "chat-web"                # oidc: the client id the tokens are issued for
 
 # The web app on Amplify Hosting, built from a GitHub repository: push this directory to
-# GitHub (amplify.yml and the app are at its root), uncomment the section, export
-# GITHUB_TOKEN (a classic token with `repo` and `admin:repo_hook`, or a fine-grained one
-# with "Webhooks" and "Administration" read and write), then run `chatctl up`.
-# `chatctl down` removes the webhook and deploy key Amplify adds to the repository.
+# GitHub (amplify.yml and the app are at its root), install the Amplify GitHub App of your
+# region on it (https://github.com/apps/aws-amplify-REGION/installations/new), uncomment
+# the section, export GITHUB_TOKEN (a classic token with `admin:repo_hook`, or a
+# fine-grained one with "Webhooks: read and write"), then run `chatctl up`.
+# `chatctl down` removes the webhook Amplify adds to the repository.
 # [frontend]
 # repository = "https://github.com/me/chat-web"
 # branch = "main"                # built on every push

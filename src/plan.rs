@@ -67,6 +67,14 @@ pub struct Step {
     /// Why, when it is not obvious (a duplicate, a foreign setting kept…).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a delete or replace of a resource that holds data (a table's items, a user
+    /// pool's users): what is lost. Plans and summaries say so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loses_data: Option<String>,
+    /// A leftover of an interrupted run (a duplicate of the stack's own resource): deleting
+    /// it is repair, not destruction, and needs no confirmation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub leftover: bool,
 }
 
 impl Step {
@@ -77,6 +85,8 @@ impl Step {
             action,
             changes: Vec::new(),
             note: None,
+            loses_data: None,
+            leftover: false,
         }
     }
 
@@ -103,6 +113,30 @@ impl Step {
         self
     }
 
+    /// Marks a delete or replace as losing `what` (data that cannot be recovered).
+    #[must_use]
+    pub fn losing_data(mut self, what: impl Into<String>) -> Self {
+        self.loses_data = Some(what.into());
+        self
+    }
+
+    /// Marks a delete as the removal of an interrupted run's leftover.
+    #[must_use]
+    pub fn as_leftover(mut self) -> Self {
+        self.leftover = true;
+        self
+    }
+
+    /// Whether the step deletes something (a replace deletes, then creates).
+    pub fn destroys(&self) -> bool {
+        matches!(self.action, Action::Delete | Action::Replace)
+    }
+
+    /// Whether `up` must ask before applying the step.
+    pub fn needs_consent(&self) -> bool {
+        self.destroys() && !self.leftover
+    }
+
     pub fn label(&self) -> String {
         format!("{} {} {}", self.action.symbol(), self.kind, self.name)
     }
@@ -125,8 +159,22 @@ impl fmt::Display for Step {
                 change.field, change.old, change.new
             )?;
         }
+        if let Some(what) = self.loses_data.as_ref().filter(|_| self.destroys()) {
+            write!(f, "\n      data lost: {what}")?;
+        }
         Ok(())
     }
+}
+
+/// How many resources a plan creates, updates and deletes. A replace deletes the old
+/// resource and creates a new one, so it counts in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    /// Of which replaced (counted in `create` and in `delete`).
+    pub replace: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,14 +193,41 @@ impl Plan {
         self.changes().next().is_some()
     }
 
-    /// Counts of (create, update/replace, delete).
-    pub fn summary(&self) -> (usize, usize, usize) {
+    pub fn summary(&self) -> Summary {
         let count = |f: fn(Action) -> bool| self.steps.iter().filter(|s| f(s.action)).count();
-        (
-            count(|a| a == Action::Create),
-            count(|a| matches!(a, Action::Update | Action::Replace)),
-            count(|a| a == Action::Delete),
-        )
+        Summary {
+            create: count(|a| matches!(a, Action::Create | Action::Replace)),
+            update: count(|a| a == Action::Update),
+            delete: count(|a| matches!(a, Action::Delete | Action::Replace)),
+            replace: count(|a| a == Action::Replace),
+        }
+    }
+
+    /// The deletes and replaces `up` must ask about.
+    pub fn needing_consent(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.needs_consent())
+    }
+
+    /// Deletes and replaces that lose data.
+    pub fn data_losses(&self) -> impl Iterator<Item = &Step> {
+        self.steps
+            .iter()
+            .filter(|s| s.destroys() && s.loses_data.is_some())
+    }
+
+    /// `- delete  lambda function x`, one line per step `up` must ask about, and what data
+    /// would be lost.
+    pub fn destruction_text(&self) -> String {
+        let mut text = String::new();
+        for step in self.needing_consent() {
+            text.push_str("\n  ");
+            text.push_str(&step.label());
+            if let Some(what) = &step.loses_data {
+                text.push_str(" — data lost: ");
+                text.push_str(what);
+            }
+        }
+        text
     }
 }
 
@@ -165,11 +240,29 @@ impl fmt::Display for Plan {
         for step in self.changes() {
             writeln!(f, "  {step}")?;
         }
-        let (create, update, delete) = self.summary();
+        let Summary {
+            create,
+            update,
+            delete,
+            replace,
+        } = self.summary();
         write!(
             f,
             "plan: {create} to create, {update} to update, {delete} to delete"
-        )
+        )?;
+        if replace > 0 {
+            write!(f, " ({replace} replaced: deleted, then created)")?;
+        }
+        for step in self.data_losses() {
+            write!(
+                f,
+                "\ndata lost: {} {}: {}",
+                step.kind,
+                step.name,
+                step.loses_data.as_deref().unwrap_or_default()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -216,6 +309,38 @@ mod tests {
             plan.to_string()
                 .ends_with("no changes: the stack matches the configuration")
         );
+    }
+
+    #[test]
+    fn a_replace_counts_as_a_delete_and_a_create_and_says_what_data_is_lost() {
+        let plan = Plan {
+            stack: "chat-dev".into(),
+            region: "eu-west-1".into(),
+            steps: vec![
+                Step::new("dynamodb table", "chat-dev-connections", Action::Replace)
+                    .losing_data("its items"),
+                Step::new("websocket api", "chat-dev (x)", Action::Delete).as_leftover(),
+            ],
+        };
+        assert_eq!(
+            plan.summary(),
+            Summary {
+                create: 1,
+                update: 0,
+                delete: 2,
+                replace: 1
+            }
+        );
+        insta::assert_snapshot!(plan.to_string(), @r"
+        stack chat-dev in eu-west-1
+          ± replace dynamodb table chat-dev-connections
+              data lost: its items
+          - delete  websocket api chat-dev (x)
+        plan: 1 to create, 0 to update, 2 to delete (1 replaced: deleted, then created)
+        data lost: dynamodb table chat-dev-connections: its items
+        ");
+        let consent: Vec<_> = plan.needing_consent().map(Step::label).collect();
+        assert_eq!(consent, ["± replace dynamodb table chat-dev-connections"]);
     }
 
     #[test]

@@ -60,14 +60,37 @@ impl Policy {
     }
 }
 
-/// Multiplies a wait by `CHATCTL_RETRY_SCALE` (default 1).
-pub fn scaled(duration: Duration) -> Duration {
-    let scale = std::env::var("CHATCTL_RETRY_SCALE")
+/// Shrinks (or stretches) every retry window and wait, for tests.
+pub const SCALE_ENV: &str = "CHATCTL_RETRY_SCALE";
+/// The values [`SCALE_ENV`] may take.
+pub const SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100.0;
+
+/// The scale in `raw` (the variable's value, if set).
+pub fn parse_scale(raw: Option<&str>) -> anyhow::Result<f64> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(1.0);
+    };
+    text.parse::<f64>()
         .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(1.0);
-    duration.mul_f64(scale)
+        .filter(|scale| SCALE_RANGE.contains(scale))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{SCALE_ENV} = \"{text}\" is not valid: use a number from {} to {} (it multiplies chatctl's retry and wait windows; 1 is normal), or unset it",
+                SCALE_RANGE.start(),
+                SCALE_RANGE.end()
+            )
+        })
+}
+
+/// Refuses a bad [`SCALE_ENV`] before a command does anything.
+pub fn check_scale() -> anyhow::Result<()> {
+    parse_scale(std::env::var(SCALE_ENV).ok().as_deref()).map(|_| ())
+}
+
+/// Multiplies a wait by `CHATCTL_RETRY_SCALE` (default 1); never panics, whatever the value.
+pub fn scaled(duration: Duration) -> Duration {
+    let scale = parse_scale(std::env::var(SCALE_ENV).ok().as_deref()).unwrap_or(1.0);
+    Duration::try_from_secs_f64(duration.as_secs_f64() * scale).unwrap_or(duration)
 }
 
 /// Runs an AWS `operation` until it succeeds, `classify` says `Fail`, or the deadline
@@ -174,6 +197,19 @@ mod tests {
             deadline: Duration::from_millis(200),
             initial: Duration::from_millis(5),
             max: Duration::from_millis(20),
+        }
+    }
+
+    #[test]
+    fn the_scale_is_bounded_and_named_when_wrong() {
+        assert!((parse_scale(None).unwrap() - 1.0).abs() < f64::EPSILON);
+        assert!((parse_scale(Some("0.05")).unwrap() - 0.05).abs() < f64::EPSILON);
+        for bad in ["0", "-1", "1e300", "NaN", "inf", "fast"] {
+            let msg = parse_scale(Some(bad)).unwrap_err().to_string();
+            assert!(
+                msg.starts_with(&format!("CHATCTL_RETRY_SCALE = \"{bad}\" is not valid")),
+                "{msg}"
+            );
         }
     }
 

@@ -93,6 +93,22 @@ impl Ui {
         };
     }
 
+    /// Prints one line of a stream on stdout (`chatctl logs`): `text`, or `json` as one compact
+    /// JSON object per line. Returns false once stdout is closed (its reader went away).
+    pub fn stream_line<T: Serialize>(&self, text: &str, json: &T) -> bool {
+        let mut out = std::io::stdout().lock();
+        let written = match self.inner.format {
+            OutputFormat::Text => writeln!(out, "{text}"),
+            OutputFormat::Json => match serde_json::to_string(json) {
+                Ok(line) => writeln!(out, "{line}"),
+                Err(err) => writeln!(out, "{{\"error\":\"cannot render event: {err}\"}}"),
+            },
+        };
+        // Each line goes out at once: a follower piped into another program sees events as
+        // they arrive.
+        written.and_then(|()| out.flush()).is_ok()
+    }
+
     /// Prints an error that ends the command (stderr; JSON on stdout too with --output json).
     pub fn error(&self, error: &anyhow::Error) {
         let message = format!("{error:#}");

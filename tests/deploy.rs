@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, SECRET};
+use support::{Emulator, HTTP_BACKEND_TOML, Project, REGION, SECRET, TRUST_APIGW, foreign_role};
 
 const LOGS_POLICY: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
@@ -29,7 +29,7 @@ async fn assert_stack_complete(emulator: &Emulator) {
     let iam = emulator.iam();
     let role = iam
         .get_role()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-eu-west-1-apigw-logs")
         .send()
         .await
         .unwrap()
@@ -37,7 +37,7 @@ async fn assert_stack_complete(emulator: &Emulator) {
         .unwrap();
     let attached = iam
         .list_attached_role_policies()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-eu-west-1-apigw-logs")
         .send()
         .await
         .unwrap();
@@ -65,7 +65,11 @@ async fn assert_stack_complete(emulator: &Emulator) {
         assert_eq!(integration.integration_type().unwrap().as_str(), "HTTP");
         assert_eq!(integration.integration_method(), Some("POST"));
         let uri = integration.integration_uri().unwrap();
-        assert!(uri.starts_with("${stageVariables.backendUrl}/"), "{uri}");
+        // The scheme literal, the host from the stage variable (AWS's documented form).
+        assert!(
+            uri.starts_with("https://${stageVariables.backendHost}/"),
+            "{uri}"
+        );
         let params = integration.request_parameters().unwrap();
         assert_eq!(
             params["integration.request.header.x-connection-id"],
@@ -123,6 +127,20 @@ async fn assert_stack_complete(emulator: &Emulator) {
             (key == "$connect").then_some("route.request.querystring.name"),
             "name mapping on {key}"
         );
+        // The route declares what its integration maps from the request (optional).
+        let declared: Vec<(String, Option<bool>)> = route
+            .request_parameters()
+            .map(|p| p.iter().map(|(k, c)| (k.clone(), c.required())).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            declared,
+            if key == "$connect" {
+                vec![("route.request.querystring.name".to_owned(), Some(false))]
+            } else {
+                vec![]
+            },
+            "declared parameters of {key}"
+        );
         let responses = v2
             .get_route_responses()
             .api_id(&api_id)
@@ -156,8 +174,31 @@ async fn assert_stack_complete(emulator: &Emulator) {
     assert_eq!(settings.throttling_rate_limit(), Some(50.0));
     assert_eq!(settings.logging_level().unwrap().as_str(), "INFO");
     let variables = stage.stage_variables().unwrap();
-    assert_eq!(variables["backendUrl"], "https://chat-backend.example.com");
+    let mut names: Vec<&str> = variables.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["backendHost", "backendSecret"],
+        "no stale stage variable"
+    );
+    assert_eq!(variables["backendHost"], "chat-backend.example.com");
     assert_eq!(variables["backendSecret"], SECRET);
+    // API Gateway deployed the stack: the stage serves the newest deployment.
+    let deployment = stage.deployment_id().expect("a deployment");
+    assert_eq!(
+        stage.last_deployment_status_message(),
+        Some(format!("Successfully deployed stage with deployment ID '{deployment}'").as_str())
+    );
+    let execution_logs = emulator
+        .logs()
+        .describe_log_groups()
+        .log_group_name_prefix(format!("API-Gateway-Execution-Logs_{api_id}/dev"))
+        .send()
+        .await
+        .unwrap();
+    let groups = execution_logs.log_groups();
+    assert_eq!(groups.len(), 1, "the execution-log group exists");
+    assert_eq!(groups[0].retention_in_days(), Some(30));
     let access = stage.access_log_settings().unwrap();
     assert!(
         access
@@ -165,6 +206,14 @@ async fn assert_stack_complete(emulator: &Emulator) {
             .unwrap()
             .ends_with("log-group:/chatctl/chat-dev/access")
     );
+    let access_group = emulator
+        .logs()
+        .describe_log_groups()
+        .log_group_name_prefix("/chatctl/chat-dev/access")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(access_group.log_groups()[0].retention_in_days(), Some(30));
 }
 
 #[tokio::test]
@@ -205,9 +254,10 @@ async fn fresh_up_creates_everything_and_a_second_up_writes_nothing() {
     assert!(second.stdout.contains("up to date"), "{}", second.stdout);
     assert_eq!(emulator.writes().await, Vec::<String>::new());
     let reads = emulator.calls().await.len();
-    // 24 resources (role, attachment, account, api, 5×integration, 5×integration response,
-    // 5×route, 3×route response, log group, stage): at most one read each.
-    assert!(reads <= 24, "{reads} reads for a no-op up");
+    // 25 resources (role, attachment, account, api, 5×integration, 5×integration response,
+    // 5×route, 3×route response, access and execution log groups, stage): at most one read
+    // each.
+    assert!(reads <= 25, "{reads} reads for a no-op up");
 
     let status = project.run(&["status"]).await;
     status.assert_code(0);
@@ -326,7 +376,7 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
         emulator
             .iam()
             .get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
@@ -336,13 +386,8 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
         None,
         "the setting named our role: cleared"
     );
-    let groups = emulator
-        .logs()
-        .describe_log_groups()
-        .log_group_name_prefix("/chatctl/chat-dev")
-        .send()
-        .await
-        .unwrap();
+    // No log group of the stack remains, the one API Gateway made for the stage included.
+    let groups = emulator.logs().describe_log_groups().send().await.unwrap();
     assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
 
     emulator.clear_calls().await;
@@ -355,23 +400,6 @@ async fn down_removes_everything_and_is_a_no_op_afterwards() {
     );
     assert_eq!(emulator.writes().await, Vec::<String>::new());
     project.run(&["status"]).await.assert_code(2);
-}
-
-const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-
-/// Someone else's role: created outside chatctl with the given trust policy; returns its ARN.
-async fn foreign_role(emulator: &Emulator, name: &str, trust: &str) -> String {
-    emulator
-        .iam()
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn
 }
 
 /// Points the account's CloudWatch Logs setting at `arn`, as another tool would.
@@ -407,7 +435,7 @@ async fn a_working_foreign_account_role_is_kept_and_left_alone_by_down() {
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err(),
@@ -445,7 +473,10 @@ async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() 
     let project = Project::new(&emulator, HTTP_BACKEND_TOML);
     project.run(&["up"]).await.assert_code(0);
     let ours = account_role(&emulator).await.unwrap();
-    assert!(ours.ends_with("role/chat-dev-apigw-logs"), "{ours}");
+    assert!(
+        ours.ends_with("role/chat-dev-eu-west-1-apigw-logs"),
+        "{ours}"
+    );
 
     // The owner repairs their role; down points the setting back at it.
     iam.update_assume_role_policy()
@@ -461,7 +492,7 @@ async fn a_broken_foreign_role_is_replaced_and_restored_by_down_once_it_works() 
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
@@ -482,7 +513,7 @@ async fn a_replaced_role_that_is_still_broken_is_not_restored() {
     // Record it as the setting chatctl replaced, as a first `up` would have.
     project.run(&["up"]).await.assert_code(0);
     iam.tag_role()
-        .role_name("chat-dev-apigw-logs")
+        .role_name("chat-dev-eu-west-1-apigw-logs")
         .tags(
             aws_sdk_iam::types::Tag::builder()
                 .key("chatctl:previous-cloudwatch-role")
@@ -627,7 +658,10 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     );
     first.run(&["up"]).await.assert_code(0);
     let role = account_role(&emulator).await.unwrap();
-    assert!(role.ends_with("role/chat-dev-apigw-logs"), "{role}");
+    assert!(
+        role.ends_with("role/chat-dev-eu-west-1-apigw-logs"),
+        "{role}"
+    );
     // The second stack logs through the first stack's working role: it creates none.
     second.run(&["up"]).await.assert_code(0);
     assert_eq!(
@@ -637,7 +671,7 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     let iam = emulator.iam();
     assert!(
         iam.get_role()
-            .role_name("other-dev-apigw-logs")
+            .role_name("other-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
@@ -653,7 +687,7 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_ok()
@@ -664,9 +698,365 @@ async fn two_stacks_share_the_account_role_and_the_last_one_down_removes_it() {
     assert_eq!(account_role(&emulator).await, None);
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
     );
+}
+
+/// The `$connect` route of the stack's API.
+async fn connect_route(emulator: &Emulator, api_id: &str) -> aws_sdk_apigatewayv2::types::Route {
+    let routes = emulator
+        .apigatewayv2()
+        .get_routes()
+        .api_id(api_id)
+        .send()
+        .await
+        .unwrap();
+    routes
+        .items()
+        .iter()
+        .find(|r| r.route_key() == Some("$connect"))
+        .unwrap()
+        .clone()
+}
+
+async fn stage_of(
+    emulator: &Emulator,
+    api_id: &str,
+) -> aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput {
+    emulator
+        .apigatewayv2()
+        .get_stage()
+        .api_id(api_id)
+        .stage_name("dev")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_failing_auto_deployment_fails_up_shows_in_status_and_the_next_up_deploys() {
+    let emulator = Emulator::start().await;
+    // API Gateway cannot deploy anything (an AWS-side failure): every change is accepted,
+    // yet the stage never gets a deployment.
+    let reason = "Execution failed due to configuration error: Invalid endpoint address";
+    emulator.fault(json!({"deployment_failure": reason})).await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    let up = project.run(&["up"]).await;
+    up.assert_code(1);
+    assert!(
+        up.stderr.contains(&format!(
+            "stage dev did not deploy: Deployment attempt failed: {reason}"
+        )),
+        "{}",
+        up.stderr
+    );
+
+    let status = project.run(&["status"]).await;
+    status.assert_code(2);
+    assert!(
+        status.stdout.contains("drifted  deployment dev")
+            && status.stdout.contains(&format!(
+                "last_deployment: Deployment attempt failed: {reason} → deployed"
+            )),
+        "{}",
+        status.stdout
+    );
+
+    // The cause is fixed: the next up deploys the stage again.
+    emulator.clear_faults().await;
+    let again = project.run(&["up"]).await;
+    again.assert_code(0);
+    assert!(
+        again.stderr.contains("deploy  stage dev"),
+        "{}",
+        again.stderr
+    );
+    project.run(&["status"]).await.assert_code(0);
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn an_undeclared_route_parameter_fails_the_deployment_until_up_declares_it() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    let api_id = emulator.the_api_id("chat-dev").await;
+    // Behind chatctl's back, the old definition: $connect maps the name it does not declare.
+    let connect = connect_route(&emulator, &api_id).await;
+    emulator
+        .apigatewayv2()
+        .delete_route_request_parameter()
+        .api_id(&api_id)
+        .route_id(connect.route_id().unwrap())
+        .request_parameter_key("route.request.querystring.name")
+        .send()
+        .await
+        .unwrap();
+    let failed = stage_of(&emulator, &api_id).await;
+    let message = failed.last_deployment_status_message().unwrap().to_owned();
+    assert!(
+        message.starts_with("Deployment attempt failed: ")
+            && message.contains("route.request.querystring.name"),
+        "{message}"
+    );
+
+    let status = project.run(&["status"]).await;
+    status.assert_code(2);
+    assert!(
+        status.stdout.contains("drifted  route $connect"),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains(&message), "{}", status.stdout);
+
+    project.run(&["up"]).await.assert_code(0);
+    let repaired = stage_of(&emulator, &api_id).await;
+    assert!(
+        repaired
+            .last_deployment_status_message()
+            .unwrap()
+            .starts_with("Successfully deployed stage"),
+        "{repaired:?}"
+    );
+    assert_ne!(repaired.deployment_id(), failed.deployment_id());
+    project.run(&["status"]).await.assert_code(0);
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn stale_stage_variables_and_request_parameters_are_removed_and_the_next_plan_is_empty() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    let api_id = emulator.the_api_id("chat-dev").await;
+    let v2 = emulator.apigatewayv2();
+    // What an earlier definition deployed: a variable, a mapping and a route parameter
+    // today's definition no longer has.
+    v2.update_stage()
+        .api_id(&api_id)
+        .stage_name("dev")
+        .stage_variables("backendUrl", "https://chat-backend.example.com")
+        .send()
+        .await
+        .unwrap();
+    let connect = connect_route(&emulator, &api_id).await;
+    let integration_id = connect
+        .target()
+        .unwrap()
+        .strip_prefix("integrations/")
+        .unwrap()
+        .to_owned();
+    v2.update_integration()
+        .api_id(&api_id)
+        .integration_id(&integration_id)
+        .request_parameters(
+            "integration.request.header.x-old-token",
+            "route.request.querystring.token",
+        )
+        .send()
+        .await
+        .unwrap();
+    v2.update_route()
+        .api_id(&api_id)
+        .route_id(connect.route_id().unwrap())
+        .request_parameters(
+            "route.request.querystring.token",
+            aws_sdk_apigatewayv2::types::ParameterConstraints::builder()
+                .required(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let plan = project.run(&["plan"]).await;
+    plan.assert_code(2);
+    for stale in [
+        "stage_variables.backendUrl: https://chat-backend.example.com → (none)",
+        "integration.request.header.x-old-token",
+        "route.request.querystring.token",
+    ] {
+        assert!(plan.stdout.contains(stale), "{stale}: {}", plan.stdout);
+    }
+
+    project.run(&["up"]).await.assert_code(0);
+    let variables = stage_of(&emulator, &api_id).await.stage_variables.unwrap();
+    assert!(!variables.contains_key("backendUrl"), "{variables:?}");
+    let integration = v2
+        .get_integration()
+        .api_id(&api_id)
+        .integration_id(&integration_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !integration
+            .request_parameters()
+            .unwrap()
+            .contains_key("integration.request.header.x-old-token"),
+        "{integration:?}"
+    );
+    let declared = connect_route(&emulator, &api_id).await;
+    assert_eq!(
+        declared
+            .request_parameters()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["route.request.querystring.name"]
+    );
+    emulator.clear_calls().await;
+    project.run(&["plan"]).await.assert_code(0);
+    assert_stack_complete(&emulator).await;
+}
+
+#[tokio::test]
+async fn the_execution_log_group_api_gateway_made_gets_the_retention_and_down_removes_it() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(
+        &emulator,
+        &HTTP_BACKEND_TOML.replace(
+            "logging_level = \"INFO\"",
+            "logging_level = \"INFO\"\nlog_retention_days = 7",
+        ),
+    );
+    project.run(&["up"]).await.assert_code(0);
+    let api_id = emulator.the_api_id("chat-dev").await;
+    let group = format!("API-Gateway-Execution-Logs_{api_id}/dev");
+    let logs = emulator.logs();
+    // As on an account where API Gateway made the group before chatctl did: no retention.
+    logs.delete_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    emulator
+        .apigatewayv2()
+        .create_deployment()
+        .api_id(&api_id)
+        .stage_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let made = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.log_groups()[0].retention_in_days(), None);
+
+    let status = project.run(&["status"]).await;
+    status.assert_code(2);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("drifted  log group {group}"))
+            && status.stdout.contains("retention_days: never expire → 7"),
+        "{}",
+        status.stdout
+    );
+    project.run(&["up"]).await.assert_code(0);
+    let fixed = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.log_groups()[0].retention_in_days(), Some(7));
+
+    let down = project.run(&["down", "--yes", "--output", "json"]).await;
+    down.assert_code(0);
+    assert!(down.stdout.contains(&group), "{}", down.stdout);
+    let left = logs.describe_log_groups().send().await.unwrap();
+    assert!(left.log_groups().is_empty(), "{:?}", left.log_groups());
+}
+
+#[tokio::test]
+async fn a_stack_in_china_writes_aws_cn_arns_and_other_partitions_are_refused() {
+    let emulator = Emulator::start().await;
+    let project = Project::new(
+        &emulator,
+        &HTTP_BACKEND_TOML.replace("eu-west-1", "cn-north-1"),
+    );
+    let up = project.run(&["up", "--output", "json"]).await;
+    up.assert_code(0);
+    let china = emulator
+        .sdk_config()
+        .into_builder()
+        .region(aws_config::Region::new("cn-north-1"))
+        .build();
+    let role = aws_sdk_apigateway::Client::new(&china)
+        .get_account()
+        .send()
+        .await
+        .unwrap()
+        .cloudwatch_role_arn
+        .unwrap();
+    assert!(role.starts_with("arn:aws-cn:iam::"), "{role}");
+    let attached = aws_sdk_iam::Client::new(&china)
+        .list_attached_role_policies()
+        .role_name("chat-dev-cn-north-1-apigw-logs")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .collect::<Vec<_>>(),
+        ["arn:aws-cn:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+    );
+    let url = up.json()["outputs"]["websocket_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with("wss://") && url.ends_with(".execute-api.cn-north-1.amazonaws.com.cn/dev"),
+        "{url}"
+    );
+    project.run(&["down", "--yes"]).await.assert_code(0);
+
+    let isolated = Project::new(
+        &emulator,
+        &HTTP_BACKEND_TOML.replace("eu-west-1", "us-iso-east-1"),
+    );
+    let refused = isolated.run(&["plan"]).await;
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("region \"us-iso-east-1\" is in the AWS partition aws-iso"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[tokio::test]
+async fn up_waits_while_the_deployment_is_pending() {
+    let emulator = Emulator::start().await;
+    // Each deployment stays PENDING for 5 s after the change that triggered it.
+    emulator.fault(json!({"deployment_pending_s": 5})).await;
+    let project = Project::new(&emulator, HTTP_BACKEND_TOML);
+    project.run(&["up"]).await.assert_code(0);
+    // up returned only once API Gateway had deployed the last change.
+    let api_id = emulator.the_api_id("chat-dev").await;
+    let deployments = emulator
+        .apigatewayv2()
+        .get_deployments()
+        .api_id(&api_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        deployments.items().iter().all(|d| d.deployment_status()
+            != Some(&aws_sdk_apigatewayv2::types::DeploymentStatus::Pending)),
+        "{deployments:?}"
+    );
+    emulator.clear_faults().await;
+    assert_stack_complete(&emulator).await;
 }

@@ -1,5 +1,7 @@
 //! End to end with `[frontend]`: the Amplify app, branch and build, and `down` removing
-//! exactly the webhook and deploy key Amplify added to the GitHub repository.
+//! exactly the webhook Amplify added to the GitHub repository. chatctl connects through the
+//! Amplify GitHub App (`accessToken`), so the token needs only `admin:repo_hook` and Amplify
+//! adds no deploy key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -24,11 +26,17 @@ async fn github_fixture(emulator: &Emulator) {
     emulator
         .post(
             "github/tokens",
-            json!({"token": TOKEN, "scopes": ["repo", "admin:repo_hook"]}),
+            json!({"token": TOKEN, "scopes": ["admin:repo_hook"]}),
         )
         .await;
     emulator
         .post("github/tokens", json!({"token": READ_ONLY, "scopes": []}))
+        .await;
+    emulator
+        .post(
+            "github/installations",
+            json!({"app": "aws-amplify-eu-west-1", "owner": "acme"}),
+        )
         .await;
 }
 
@@ -126,7 +134,10 @@ async fn up_creates_the_amplify_site_and_down_removes_exactly_what_amplify_added
 
     let (hooks, keys) = repository(&emulator).await;
     assert_eq!(hooks.len(), 2, "the foreign hook and Amplify's");
-    assert_eq!(keys.len(), 1);
+    assert!(
+        keys.is_empty(),
+        "the Amplify GitHub App needs no deploy key"
+    );
 
     // A second up writes nothing.
     emulator.clear_calls().await;
@@ -143,7 +154,7 @@ async fn up_creates_the_amplify_site_and_down_removes_exactly_what_amplify_added
     let (hooks, keys) = repository(&emulator).await;
     let ids: Vec<u64> = hooks.iter().map(|h| h["id"].as_u64().unwrap()).collect();
     assert_eq!(ids, [foreign], "only the foreign hook survives");
-    assert!(keys.is_empty(), "Amplify's deploy key is removed");
+    assert!(keys.is_empty());
 
     for run in [&up, &status, &down] {
         assert!(
@@ -169,13 +180,12 @@ async fn a_shared_amplify_hook_survives_while_another_app_uses_the_repository() 
     second.set_env("GITHUB_TOKEN", TOKEN);
     second.run(&["up"]).await.assert_code(0);
     let (hooks, keys) = repository(&emulator).await;
-    assert_eq!(hooks.len(), 1);
-    assert_eq!(keys.len(), 2);
+    assert_eq!(hooks.len(), 1, "one webhook per repository and region");
+    assert!(keys.is_empty());
 
     first.run(&["down", "--yes"]).await.assert_code(0);
-    let (hooks, keys) = repository(&emulator).await;
+    let (hooks, _) = repository(&emulator).await;
     assert_eq!(hooks.len(), 1, "still used by the other app");
-    assert_eq!(keys.len(), 1, "the first app's key is gone");
 
     second.run(&["down", "--yes"]).await.assert_code(0);
     let (hooks, keys) = repository(&emulator).await;
@@ -225,8 +235,8 @@ async fn token_problems_give_clear_errors_and_down_without_a_token_lists_what_re
     let (hooks, keys) = repository(&emulator).await;
     assert_eq!(
         (hooks.len(), keys.len()),
-        (1, 1),
-        "left for the user to remove"
+        (1, 0),
+        "the hook is left for the user to remove"
     );
     for run in [&missing, &absent, &read_only] {
         assert!(!run.stderr.contains(TOKEN) && !run.stderr.contains(READ_ONLY));

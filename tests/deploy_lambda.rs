@@ -4,49 +4,11 @@
 
 mod support;
 
-use std::path::Path;
-
-use chatctl::config::Architecture;
-use chatctl::package::{self, BuildProfile};
-use support::{Emulator, Project, REGION};
-
-const LAMBDA_TOML: &str = r#"
-[app]
-name = "chat"
-stage = "dev"
-region = "eu-west-1"
-
-[backend]
-kind = "lambda"
-memory_mb = 256
-timeout_s = 12
-zip = "handler.zip"
-"#;
-
-/// The handler's debug build, zipped exactly as `chatctl package` zips it.
-async fn handler_binary() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let package = package::build(root, Architecture::X86_64, None, BuildProfile::Dev)
-        .await
-        .unwrap();
-    let zip = package.bytes;
-    // Read the binary back out of the zip (the build wrote it to target/).
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
-    let mut entry = archive.by_name("bootstrap").unwrap();
-    let mut binary = Vec::new();
-    std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
-    binary
-}
-
-fn write_zip(project: &Project, binary: &[u8]) -> String {
-    let zip = package::zip_bootstrap(binary).unwrap();
-    std::fs::write(project.path().join("handler.zip"), &zip).unwrap();
-    package::code_sha256(&zip)
-}
+use support::{Emulator, LAMBDA_TOML, Project, REGION, handler_binary, write_zip};
 
 #[tokio::test]
 async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
-    let binary = handler_binary().await;
+    let binary = handler_binary();
     let emulator = Emulator::start().await;
     let mut project = Project::new(&emulator, LAMBDA_TOML);
     project.remove_env("CHATCTL_BACKEND_SECRET");
@@ -88,7 +50,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     // Role and policy: no wildcard action; ManageConnections on this API and stage only.
     let role = iam
         .get_role()
-        .role_name("chat-dev-backend")
+        .role_name("chat-dev-eu-west-1-backend")
         .send()
         .await
         .unwrap()
@@ -96,7 +58,7 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
         .unwrap();
     let policy = iam
         .get_role_policy()
-        .role_name("chat-dev-backend")
+        .role_name("chat-dev-eu-west-1-backend")
         .policy_name("chat-dev-backend")
         .send()
         .await
@@ -179,9 +141,10 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
         .await
         .unwrap();
     let variables = stage.stage_variables().unwrap();
+    // The function URL without its scheme, which the integration URIs write literally.
     assert_eq!(
-        variables["backendUrl"],
-        url.function_url().trim_end_matches('/')
+        format!("https://{}/", variables["backendHost"]),
+        url.function_url()
     );
     let secret = variables["backendSecret"].clone();
     assert_eq!(secret.len(), 64);
@@ -210,15 +173,9 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
         .filter(|w| !w.starts_with("logs:"))
         .collect();
     assert_eq!(writes, ["lambda:UpdateFunctionCode"], "{}", update.stderr);
-    let function = lambda
-        .get_function()
-        .function_name("chat-dev-backend")
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        function.configuration().unwrap().code_sha256(),
-        Some(second_sha.as_str())
+        emulator.deployed_code_sha("chat-dev-backend").await,
+        Some(second_sha)
     );
 
     // Rotation: function and stage get the same new secret, which is never printed.
@@ -265,20 +222,23 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-backend")
+            .role_name("chat-dev-eu-west-1-backend")
             .send()
             .await
             .is_err()
     );
     assert!(
         iam.get_role()
-            .role_name("chat-dev-apigw-logs")
+            .role_name("chat-dev-eu-west-1-apigw-logs")
             .send()
             .await
             .is_err()
     );
     let apis = v2.get_apis().send().await.unwrap();
     assert!(apis.items().is_empty());
+    // No log group is left: access, execution (API Gateway's) and function logs.
+    let groups = emulator.logs().describe_log_groups().send().await.unwrap();
+    assert!(groups.log_groups().is_empty(), "{:?}", groups.log_groups());
     emulator.clear_calls().await;
     project.run(&["down", "--yes"]).await.assert_code(0);
     assert_eq!(emulator.writes().await, Vec::<String>::new());
@@ -286,14 +246,17 @@ async fn the_lambda_backend_is_created_checked_updated_once_and_removed() {
 
 #[tokio::test]
 async fn the_function_waits_out_iam_propagation() {
-    let binary = handler_binary().await;
+    let binary = handler_binary();
     let emulator = Emulator::start().await;
     emulator
-        .fault(serde_json::json!({"role_propagation_s": 2}))
+        // Longer than it takes to send CreateFunction: a debug build encodes and signs the
+        // ~10 MB zip of the debug handler in seconds (measured up to 6 s while the whole suite
+        // runs on two cores), and a role older than the window at arrival is usable.
+        .fault(serde_json::json!({"role_propagation_s": 15}))
         .await;
     let mut project = Project::new(&emulator, LAMBDA_TOML);
     project.remove_env("CHATCTL_BACKEND_SECRET");
-    // Real propagation windows: the test needs the retries to outlast 2 s.
+    // Real propagation windows: the test needs the retries to outlast 15 s.
     project.set_env("CHATCTL_RETRY_SCALE", "0.2");
     write_zip(&project, &binary);
     let up = project.run(&["up"]).await;

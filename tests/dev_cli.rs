@@ -162,3 +162,126 @@ async fn dev_uses_the_stage_of_chatctl_toml() {
     assert!(config.contains("/prod\""), "{config}");
     stop(child).await;
 }
+
+/// Runs `chatctl logs` with `args` in `dir` and returns its stdout.
+async fn logs(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(env!("CARGO_BIN_EXE_chatctl"))
+            .arg("logs")
+            .args(args)
+            .current_dir(dir)
+            .output(),
+    )
+    .await
+    .expect("chatctl logs took more than 30 s")
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn chatctl_logs_reads_the_access_log_of_chatctl_dev() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (child, frontend) = start_dev(dir.path()).await;
+    let websocket = format!("{}dev?name=alice", frontend.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(&websocket).await.unwrap();
+    socket
+        .send(Message::text(r#"{"action":"who"}"#))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("no reply to who")
+        .unwrap()
+        .unwrap();
+    assert!(reply.to_text().unwrap().contains("alice"), "{reply:?}");
+    socket.close(None).await.unwrap();
+    // $disconnect runs after the close.
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = logs(dir.path(), &["--dev"]).await;
+        if text.contains("DISCONNECT") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop(child).await;
+
+    // The lines the deployed stage writes, read back as on AWS: one connection's connect,
+    // message and disconnect.
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let connection = lines[0].split_whitespace().nth(2).unwrap().to_owned();
+    for (line, expected) in
+        lines
+            .iter()
+            .zip(["CONNECT $connect", "MESSAGE who", "DISCONNECT $disconnect"])
+    {
+        assert!(
+            line.contains(&format!(" access    {connection} {expected} ")),
+            "{line}"
+        );
+        assert!(line.contains("ip=127.0.0.1"), "{line}");
+    }
+    let file = std::fs::read_to_string(dir.path().join(".chatctl/logs/dev/access.log")).unwrap();
+    let (_, first) = file.lines().next().unwrap().split_once(' ').unwrap();
+    let record: serde_json::Value = serde_json::from_str(first).unwrap();
+    let keys: Vec<&str> = record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let format: serde_json::Value =
+        serde_json::from_str(chatctl::chat_api::ACCESS_LOG_FORMAT).unwrap();
+    let mut wanted: Vec<&str> = format
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut keys = keys;
+    keys.sort_unstable();
+    wanted.sort_unstable();
+    assert_eq!(keys, wanted, "the deployed stage's format: {first}");
+    assert_eq!(record["connectionId"], connection.as_str());
+
+    // Filtered and as JSON lines, like the deployed stack's.
+    let json = logs(
+        dir.path(),
+        &[
+            "--dev",
+            "--connection",
+            &connection,
+            "--output",
+            "json",
+            "--since",
+            "1h",
+        ],
+    )
+    .await;
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e["fields"]["eventType"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["CONNECT", "MESSAGE", "DISCONNECT"]
+    );
+    assert!(events.iter().all(|e| e["source"] == "access"));
+    assert_eq!(
+        logs(dir.path(), &["--dev", "--connection", "nobody"]).await,
+        ""
+    );
+}

@@ -145,6 +145,10 @@ async fn custom_mappings_from_context_static_values_and_the_body() {
                     "integration.request.header.x-agent".into(),
                     "route.request.header.host".into(),
                 );
+                // Mapped request headers are declared by the route, as API Gateway requires.
+                route
+                    .route_parameters
+                    .insert("route.request.header.host".into(), false);
             } else {
                 p.insert(
                     "integration.request.header.x-to".into(),
@@ -437,6 +441,40 @@ async fn idle_connections_are_closed_with_1001() {
 }
 
 #[tokio::test]
+async fn frames_sent_to_the_client_keep_it_alive_too() {
+    bounded(LIMIT, async {
+        let backend = FakeBackend::start(Behaviour::Echo).await;
+        let server = start_with_backend(&backend.url, |o| {
+            o.idle_timeout = Duration::from_millis(1500);
+        })
+        .await;
+        let mut alice = connect(&server, "alice").await;
+        let id = backend.wait_for("/connect").await.headers["x-connection-id"].clone();
+        let url = format!(
+            "{}/@connections/{}",
+            server.connections_url(),
+            id.replace('=', "%3D")
+        );
+        // The client sends nothing; the backend posts to it every 500 ms (a server-side
+        // keep-alive, as services built on API Gateway do): idle counts both directions.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(3000) {
+            let posted = http().post(&url).body("ping").send().await.unwrap();
+            assert_eq!(posted.status(), 200, "closed after {:?}", started.elapsed());
+            assert_eq!(alice.next_text().await, "ping");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // Silence both ways closes it.
+        assert_eq!(
+            close_code(alice.expect_close(Duration::from_secs(4)).await),
+            1001
+        );
+        server.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn connections_end_after_the_maximum_duration_even_when_active() {
     bounded(LIMIT, async {
         let backend = FakeBackend::start(Behaviour::Echo).await;
@@ -619,6 +657,41 @@ async fn shutdown_closes_connections_with_1001_and_runs_disconnect() {
         assert_eq!(backend.on("/disconnect").len(), 2);
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_mapping_from_an_undeclared_route_parameter_does_not_start() {
+    let mut routes = chat_api::routes();
+    // What API Gateway would not deploy: $connect maps a query string it does not declare.
+    routes[0].request_parameters.insert(
+        "integration.request.header.x-token".into(),
+        "route.request.querystring.token".into(),
+    );
+    let options = chatctl::dev::DevOptions {
+        routes: routes.clone(),
+        backend_url: Some("http://127.0.0.1:9".into()),
+        ..chatctl::dev::DevOptions::default()
+    };
+    let err = chatctl::dev::start(options).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains(
+            "route $connect: request parameter route.request.querystring.token is not declared by the route"
+        ),
+        "{err:#}"
+    );
+    // Declared (optional, like the name), the same definition starts.
+    routes[0]
+        .route_parameters
+        .insert("route.request.querystring.token".into(), false);
+    let server = chatctl::dev::start(chatctl::dev::DevOptions {
+        routes,
+        backend_url: Some("http://127.0.0.1:9".into()),
+        backend_secret: Some(common::TEST_SECRET.into()),
+        ..chatctl::dev::DevOptions::default()
+    })
+    .await
+    .unwrap();
+    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]

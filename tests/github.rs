@@ -240,11 +240,11 @@ async fn a_bad_token_is_explained_without_showing_it() {
 async fn a_read_only_token_gets_scope_advice() {
     let emulator = Emulator::start().await;
     let gh = Fixtures::standard(&emulator).await;
-    gh.token(READ_ONLY, &[]).await;
+    gh.token(READ_ONLY, &["read:repo_hook"]).await;
     let hook = gh.hook("https://ci.example.com/hook").await;
     let key = gh.key("deploy", 1).await;
     let client = gh.client(READ_ONLY);
-    // Reading works with any token; deleting does not.
+    // `read:repo_hook` lists hooks; deleting one takes `admin:repo_hook`.
     assert_eq!(client.hooks(OWNER, REPO).await.unwrap().len(), 1);
     let err = client.delete_hook(OWNER, REPO, hook).await.unwrap_err();
     assert!(err.is_forbidden(), "{err:?}");
@@ -257,7 +257,9 @@ async fn a_read_only_token_gets_scope_advice() {
     assert!(text.contains("\"Webhooks: read and write\""), "{text}");
     // The scopes GitHub accepts and the ones the token has, from the response headers.
     assert!(
-        text.contains("GitHub accepts the scopes: admin:repo_hook, repo; this token has: (none)"),
+        text.contains(
+            "GitHub accepts the scopes: admin:repo_hook, repo; this token has: read:repo_hook"
+        ),
         "{text}"
     );
     assert_no_token(&text, READ_ONLY);
@@ -273,10 +275,37 @@ async fn a_read_only_token_gets_scope_advice() {
         text.contains("\"Administration: read and write\""),
         "{text}"
     );
+    // Listing deploy keys takes `repo` too (the Amplify GitHub App flow adds none).
+    let err = client.deploy_keys(OWNER, REPO).await.unwrap_err();
+    assert!(err.is_forbidden(), "{err:?}");
     // Nothing was deleted.
     let state = gh.state(OWNER, REPO).await;
     assert_eq!(state["hooks"].as_array().unwrap().len(), 1);
     assert_eq!(state["keys"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_fine_grained_token_is_told_the_permission_github_accepts() {
+    let emulator = Emulator::start().await;
+    let gh = Fixtures::standard(&emulator).await;
+    let fine = "github_pat_readsWebhooksOnly000000000";
+    gh.control(
+        "tokens",
+        json!({"token": fine, "permissions": {"webhooks": "read"}, "repos": ["acme/chat-web"]}),
+    )
+    .await;
+    let hook = gh.hook("https://ci.example.com/hook").await;
+    let client = gh.client(fine);
+    assert_eq!(client.hooks(OWNER, REPO).await.unwrap().len(), 1);
+    let err = client.delete_hook(OWNER, REPO, hook).await.unwrap_err();
+    assert!(err.is_forbidden(), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("GitHub accepts the permissions: webhooks=write"),
+        "{text}"
+    );
+    assert!(!text.contains("this token has"), "{text}");
+    assert_no_token(&text, fine);
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
-//! The handler package: built with cargo and zipped reproducibly, prebuilt zips checked, and
-//! binaries that Lambda's provided.al2023 runtime could not start refused with advice. Real
-//! binaries come from cargo (the handler, dev profile) and from the system C compiler (small
-//! programs linked against glibc 2.36 symbols, or statically); tests that need gcc say so and
-//! skip when it is missing.
+//! The handler package: the one built into chatctl (checked and zipped reproducibly at build
+//! time, written out by `chatctl package --out`), prebuilt zips checked, and binaries that
+//! Lambda's provided.al2023 runtime could not start refused with advice. Real binaries come
+//! from the embedded package and from the system C compiler (small programs linked against
+//! glibc 2.36 symbols, or statically); tests that need gcc say so and skip when it is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Cursor, Read, Write};
@@ -11,42 +11,25 @@ use std::time::Duration;
 
 use base64::Engine;
 use chatctl::config::Architecture;
-use chatctl::package::{self, BuildProfile, Linkage, Package, PackageSource, Unfit};
-use tokio::sync::OnceCell;
+use chatctl::package::{self, Linkage, Package, PackageSource, Unfit};
 
-const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
+/// The package built into the chatctl under test (the library and the binary share it).
+fn embedded() -> Package {
+    package::embedded_package(Architecture::X86_64).expect("chatctl carries the chat backend")
+}
 
-/// The handler built once per test run with the dev profile: a release build takes minutes.
-async fn dev_handler() -> &'static Package {
-    static HANDLER: OnceCell<Package> = OnceCell::const_new();
-    HANDLER
-        .get_or_init(|| async {
-            tokio::time::timeout(
-                Duration::from_mins(15),
-                package::build(
-                    Path::new(WORKSPACE),
-                    Architecture::X86_64,
-                    None,
-                    BuildProfile::Dev,
-                ),
-            )
-            .await
-            .expect("cargo build of the handler took more than 15 minutes")
-            .expect("the dev handler builds and passes the checks")
-        })
-        .await
+/// The `bootstrap` inside a zip.
+fn unzip_bootstrap(zip: &[u8]) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).unwrap();
+    let mut entry = archive.by_name("bootstrap").unwrap();
+    let mut binary = Vec::new();
+    entry.read_to_end(&mut binary).unwrap();
+    binary
 }
 
 /// `2.34` → `[2, 34]`, which compares as versions do.
 fn version(text: &str) -> Vec<u32> {
     text.split('.').map(|n| n.parse().unwrap()).collect()
-}
-
-fn built_binary(package: &Package) -> &Path {
-    match &package.source {
-        PackageSource::Built { binary } => binary,
-        PackageSource::Prebuilt { .. } => panic!("expected a built package: {package:?}"),
-    }
 }
 
 /// Compiles `source` with the system C compiler; `None` (after saying why) without gcc.
@@ -120,65 +103,103 @@ async fn chatctl(dir: &Path, args: &[&str]) -> Run {
 }
 
 #[tokio::test]
-async fn the_handler_builds_with_cargo_and_zips_reproducibly() {
-    let built = dev_handler().await;
-    let binary_path = built_binary(built);
-    assert!(
-        binary_path.ends_with("debug/bootstrap"),
-        "{}",
-        binary_path.display()
-    );
-    assert_eq!(built.path, package::default_zip_path(Path::new(WORKSPACE)));
-    assert_eq!(std::fs::read(&built.path).unwrap(), built.bytes);
-
-    // What Lambda will see: glibc within provided.al2023's 2.34, its loader, its machine.
-    assert_eq!(built.binary.linkage, Linkage::Dynamic);
-    assert_eq!(
-        built.binary.interpreter.as_deref(),
-        Some("/lib64/ld-linux-x86-64.so.2")
-    );
-    let glibc = built.binary.glibc.as_deref().unwrap();
-    assert!(version(glibc) <= version("2.34"), "glibc {glibc}");
-    assert!(built.binary.needed.contains(&"libc.so.6".to_owned()));
-
-    // The same binary packaged again, elsewhere: the same bytes and hash.
-    let binary = std::fs::read(binary_path).unwrap();
-    let elsewhere = tempfile::tempdir().unwrap();
-    let again = package::build(
-        elsewhere.path(),
-        Architecture::X86_64,
-        None,
-        BuildProfile::Existing(binary_path.to_path_buf()),
+async fn chatctl_package_writes_the_embedded_package_it_deploys() {
+    let carried = embedded();
+    let dir = tempfile::tempdir().unwrap();
+    // No chatctl.toml, no source tree around: the package comes from the binary itself.
+    let run = chatctl(
+        dir.path(),
+        &["package", "--out", "dist/bootstrap.zip", "--output", "json"],
     )
-    .await
-    .unwrap();
-    assert!(again.bytes == built.bytes, "two zips of one binary differ");
-    assert_eq!(again.sha256_base64, built.sha256_base64);
-    assert_eq!(again.size, built.bytes.len() as u64);
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let written = std::fs::read(dir.path().join("dist/bootstrap.zip")).unwrap();
+    assert!(
+        written == carried.bytes,
+        "--out wrote other bytes than the carried package"
+    );
+    assert_eq!(json["path"], "dist/bootstrap.zip");
+    assert_eq!(json["size"], written.len());
+    assert_eq!(
+        json["sha256_base64"],
+        package::code_sha256(&written).as_str()
+    );
+    assert_eq!(json["sha256_base64"], carried.sha256_base64.as_str());
+    assert_eq!(json["sha256_hex"], carried.sha256_hex.as_str());
+    assert_eq!(json["architecture"], "x86_64");
+    assert_eq!(json["source"]["kind"], "embedded");
+    assert_eq!(
+        json["source"]["profile"],
+        package::embedded::profile(),
+        "the profile the package was built with is reported"
+    );
 
     // The hash is Lambda's CodeSha256: base64 of the raw SHA-256, the same digest as the hex.
-    assert_eq!(package::code_sha256(&built.bytes), built.sha256_base64);
     assert_eq!(
         base64::engine::general_purpose::STANDARD
-            .decode(&built.sha256_base64)
+            .decode(&carried.sha256_base64)
             .unwrap(),
-        hex::decode(&built.sha256_hex).unwrap()
+        hex::decode(&carried.sha256_hex).unwrap()
     );
 
-    // One entry, bootstrap, executable by everyone, holding the binary.
-    let mut archive = zip::ZipArchive::new(Cursor::new(&built.bytes)).unwrap();
+    // What Lambda will see: glibc within provided.al2023's 2.34, its loader, its machine —
+    // checked again now on the bytes, not only trusted from build time.
+    let info = package::check_zip(&written, Architecture::X86_64).unwrap();
+    assert_eq!(info, carried.binary);
+    assert_eq!(info.linkage, Linkage::Dynamic);
+    assert_eq!(
+        info.interpreter.as_deref(),
+        Some("/lib64/ld-linux-x86-64.so.2")
+    );
+    let glibc = info.glibc.as_deref().unwrap();
+    assert!(version(glibc) <= version("2.34"), "glibc {glibc}");
+    assert!(info.needed.contains(&"libc.so.6".to_owned()));
+    assert_eq!(json["binary"]["glibc"], glibc);
+
+    // One entry, bootstrap, executable by everyone; zipping the same binary again gives the
+    // same bytes (the zip step is reproducible).
+    let mut archive = zip::ZipArchive::new(Cursor::new(&written)).unwrap();
     assert_eq!(archive.len(), 1);
-    let mut entry = archive.by_name("bootstrap").unwrap();
+    let entry = archive.by_name("bootstrap").unwrap();
     assert_eq!(entry.unix_mode(), Some(0o100_755));
     assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
-    let mut content = Vec::with_capacity(binary.len());
-    entry.read_to_end(&mut content).unwrap();
-    assert!(content == binary, "the zipped bootstrap is not the binary");
+    drop(entry);
+    let binary = unzip_bootstrap(&written);
+    assert_eq!(binary.len() as u64, info.size);
+    let again =
+        package::from_binary(&binary, Architecture::X86_64, Path::new("bootstrap")).unwrap();
+    assert!(again.bytes == written, "two zips of one binary differ");
+    assert_eq!(again.sha256_base64, carried.sha256_base64);
+
+    // The text result says where the package comes from and what it is.
+    let run = chatctl(dir.path(), &["package"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for expected in [
+        format!(
+            "bootstrap for x86_64, built into chatctl ({} profile)\n",
+            package::embedded::profile()
+        ),
+        format!("sha256      {}", carried.sha256_hex),
+        format!("CodeSha256  {}", carried.sha256_base64),
+        format!("linking     dynamic, needs glibc {glibc}; provided.al2023 has 2.34"),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "{expected} in:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        !run.stdout.contains("zip  "),
+        "no file without --out: {}",
+        run.stdout
+    );
 }
 
 #[tokio::test]
 async fn chatctl_package_checks_a_prebuilt_zip_and_writes_it_out() {
-    let built = dev_handler().await;
+    let built = embedded();
     let dir = tempfile::tempdir().unwrap();
     let prebuilt = dir.path().join("handler.zip");
     std::fs::write(&prebuilt, &built.bytes).unwrap();
@@ -320,22 +341,11 @@ async fn binaries_needing_glibc_newer_than_2_34_are_refused() {
             needed: "GLIBC_2.36".to_owned()
         })
     );
-    let err = package::build(
-        dir.path(),
-        Architecture::X86_64,
-        None,
-        BuildProfile::Existing(binary.clone()),
-    )
-    .await
-    .unwrap_err();
+    let err = package::from_binary(&content, Architecture::X86_64, &binary).unwrap_err();
     let message = format!("{err:#}");
     assert!(
         message.contains("cannot run on Lambda: bootstrap needs GLIBC_2.36 but Lambda's provided.al2023 has glibc 2.34: build with `cargo lambda build --release --output-format zip`"),
         "{message}"
-    );
-    assert!(
-        !package::default_zip_path(dir.path()).exists(),
-        "no zip is written for a refused binary"
     );
 
     // The same through a prebuilt zip and the command line.
@@ -364,22 +374,14 @@ async fn static_and_older_glibc_binaries_are_accepted() {
     let Some(dynamic) = gcc(dir.path(), "hello", HELLO, &[]) else {
         return;
     };
-    let package = package::build(
-        dir.path(),
-        Architecture::X86_64,
-        None,
-        BuildProfile::Existing(dynamic),
-    )
-    .await
-    .unwrap();
+    let content = std::fs::read(&dynamic).unwrap();
+    let package = package::from_binary(&content, Architecture::X86_64, &dynamic).unwrap();
     assert_eq!(package.binary.linkage, Linkage::Dynamic);
     // Any glibc program needs some version (with glibc ≥ 2.34: __libc_start_main@GLIBC_2.34).
     let glibc = package.binary.glibc.as_deref().unwrap();
     assert!(version(glibc) <= version("2.34"), "glibc {glibc}");
-    assert_eq!(
-        std::fs::read(package::default_zip_path(dir.path())).unwrap(),
-        package.bytes
-    );
+    assert_eq!(unzip_bootstrap(&package.bytes), content);
+    assert!(matches!(&package.source, PackageSource::Built { binary } if *binary == dynamic));
 
     if let Some(fully_static) = gcc(dir.path(), "static", ARC4RANDOM, &["-static"]) {
         // Static: arc4random is inside the binary, nothing is asked of Lambda's glibc.
@@ -424,37 +426,26 @@ async fn binaries_for_the_other_architecture_are_refused() {
     assert!(matches!(not_elf, Unfit::NotElf(_)), "{not_elf}");
 }
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[tokio::test]
-async fn an_arm64_build_without_a_cross_toolchain_points_at_a_prebuilt_zip() {
-    let sysroot = std::process::Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .unwrap();
-    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
-    if Path::new(&sysroot)
-        .join("lib/rustlib/aarch64-unknown-linux-gnu/lib")
-        .is_dir()
-    {
-        eprintln!("skipping: the aarch64 Rust target is installed, so the build would be tried");
-        return;
-    }
-    let err = package::build(
-        Path::new(WORKSPACE),
-        Architecture::Arm64,
-        None,
-        BuildProfile::Release,
+async fn arm64_points_at_a_prebuilt_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("chatctl.toml"),
+        "[app]\nname = \"chat\"\n\n[backend]\narchitecture = \"arm64\"\n",
     )
-    .await
-    .unwrap_err();
-    let message = format!("{err:#}");
+    .unwrap();
+    let run = chatctl(dir.path(), &["package"]).await;
+    assert_eq!(run.code, Some(1));
     assert!(
-        message.starts_with("cannot build the chat backend for arm64 here: the Rust target aarch64-unknown-linux-gnu is not installed"),
-        "{message}"
+        run.stderr.contains("backend.architecture = \"arm64\" needs a prebuilt zip: chatctl carries the chat backend for x86_64 only"),
+        "{}",
+        run.stderr
     );
     assert!(
-        message.contains("cargo lambda build --release --arm64 --output-format zip")
-            && message.contains("backend.zip"),
-        "{message}"
+        run.stderr
+            .contains("cargo lambda build --release --arm64 --output-format zip")
+            && run.stderr.contains("backend.zip"),
+        "{}",
+        run.stderr
     );
 }

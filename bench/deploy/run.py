@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Benchmark of chatctl's control plane against the cloud emulator.
 
-Injects a fixed latency into every emulator call (default 50 ms), then times fresh `up`,
-no-op `up`, `status`, `plan` and `down` of a stack with the HTTP backend, counts the calls
-they make (reads / writes, from the emulator's call log), and compares the wall time with
-the critical-path lower bound: the longest chain of calls that must happen one after the
-other, times the latency. Also times `chatctl --version`.
+For the default stack (Lambda backend) and for one with the HTTP backend, injects a fixed
+latency into every emulator call (default 50 ms), then times fresh `up`, no-op `up`, `status`,
+`plan` and `down`, counts the calls each makes (reads / writes, from the emulator's call log)
+and the longest chain of calls it made one after the other (from the calls' arrival and answer
+times), and compares both with the critical-path bound: the longest chain of dependent calls
+the resource graph allows (BOUNDS below, derived by hand from src/stack), times the latency.
+Also times `chatctl --version`.
 
-    bench/deploy/run.py [--latency-ms 50] [--runs 3] [--bin target/release/chatctl]
+    bench/deploy/run.py [--latency-ms 50] [--runs 3] [--bin target/release/chatctl] [--stack lambda|http]
 
-Prints a table; it is a measurement, not a test (no pass/fail).
+Prints a table per stack and which targets are met; it is a measurement, not a test.
 """
 import argparse
 import json
@@ -23,31 +25,65 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-CONFIG = """
+APP = """
 [app]
 name = "bench"
 stage = "dev"
 region = "eu-west-1"
+"""
 
+HTTP_BACKEND = """
 [backend]
 kind = "http"
 url = "https://chat-backend.example.com"
 """
 
-# Dependent chains (calls that cannot overlap), per command, for the HTTP backend:
-#  observe: 1 level when nothing exists (GetApis ∥ GetAccount ∥ GetRole ∥ …);
-#           3 when the API exists (GetApis → GetRoutes/GetIntegrations/GetStage → Get*Responses)
-#  lock: CreateLogGroup; unlock: DeleteLogGroup
-#  create: CreateApi → CreateIntegration → CreateRoute → CreateRouteResponse
-#          (∥ CreateRole → AttachRolePolicy → UpdateAccount → CreateStage, also 4)
-#  delete: UpdateAccount (restore) → DetachRolePolicy → DeleteRole (∥ DeleteApi, DeleteLogGroup)
-LOWER_BOUND_CALLS = {
-    "up (fresh)": 1 + 1 + 1 + 4 + 1,
-    "up (no-op)": 3,
-    "status": 3,
-    "plan": 3,
-    "down": 3 + 1 + 3 + 3 + 1,
+# Chains of dependent calls (a call that needs another's answer comes after it), per command.
+# `→` is "needs the answer of", `∥` runs at the same time. Reads of an existing stack:
+#   GetApis → GetRoutes ∥ GetIntegrations ∥ GetStage → GetRouteResponses ∥ GetIntegrationResponses
+#   (route and integration ids come from the lists, which need the API id): 3.
+#   Everything else is one level: GetAccount, GetRole + ListAttachedRolePolicies (logs role),
+#   DescribeLogGroups, and for Lambda DescribeTable, GetCallerIdentity, GetRole + GetRolePolicy
+#   (backend role), GetFunction + GetFunctionUrlConfig + GetPolicy (all by name).
+# A stack that doesn't exist reads in one level (GetApis finds nothing).
+# Lock: CreateLogGroup (one call); unlock: DeleteLogGroup.
+# Fresh up, after observe (1), lock (1), observe again (1):
+#   HTTP:   CreateApi → CreateIntegration → CreateRoute → CreateRouteResponse: 4
+#           (∥ CreateRole → AttachRolePolicy → UpdateAccount → CreateStage: 4;
+#            ∥ CreateLogGroup → PutRetentionPolicy → DescribeLogGroups (its ARN) → CreateStage)
+#   Lambda: CreateRole(backend) → CreateFunction (needs the role and the API's callback URL)
+#           → GetFunction (the Active waiter) → CreateFunctionUrlConfig ∥ AddPermission ×2
+#           → CreateStage (needs the function URL): 5
+#   then unlock (1).
+# Down: observe (3), lock (1), observe again (3), then
+#   HTTP:   UpdateAccount (restore/clear) → DetachRolePolicy → DeleteRole: 3
+#   Lambda: the same 3 (∥ DeleteFunction → DeleteRolePolicy → DeleteRole ∥ DeleteLogGroup of
+#           the function: 3) (∥ DeleteApi, DeleteTable)
+#   then unlock (1).
+BOUNDS = {
+    "http": {
+        "up (fresh)": 1 + 1 + 1 + 4 + 1,
+        "up (no-op)": 3,
+        "status": 3,
+        "plan": 3,
+        "down": 3 + 1 + 3 + 3 + 1,
+    },
+    "lambda": {
+        "up (fresh)": 1 + 1 + 1 + 5 + 1,
+        "up (no-op)": 3,
+        "status": 3,
+        "plan": 3,
+        "down": 3 + 1 + 3 + 3 + 1,
+    },
 }
+
+COMMANDS = [("up (fresh)", ["up"]), ("up (no-op)", ["up"]), ("status", ["status"]),
+            ("plan", ["plan"]), ("down", ["down", "--yes"])]
+
+# Targets at 50 ms per call.
+FAST_COMMANDS = ("up (no-op)", "status")
+FAST_WALL_S = 1.0
+FRESH_UP_RATIO = 1.3
 
 
 def control(url, method, path, body=None):
@@ -79,7 +115,97 @@ def run(binary, args, cwd, env):
     elapsed = time.perf_counter() - started
     if result.returncode not in (0, 2):
         sys.exit(f"chatctl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
-    return elapsed
+    return elapsed, result.stdout
+
+
+def longest_chain(calls):
+    """The most calls that ran one after the other: a call follows another when it arrived
+    after that one was answered (1 ms slack for clock granularity)."""
+    calls = sorted((c for c in calls if c.get("ended_ms") is not None), key=lambda c: c["started_ms"])
+    depth = []
+    for i, call in enumerate(calls):
+        before = [depth[j] for j in range(i) if calls[j]["ended_ms"] <= call["started_ms"] + 1.0]
+        depth.append(1 + max(before, default=0))
+    return max(depth, default=0)
+
+
+def bench_stack(binary, url, kind, runs, latency_ms):
+    project = tempfile.mkdtemp(prefix=f"chatctl-bench-{kind}-")
+    with open(os.path.join(project, "chatctl.toml"), "w") as f:
+        f.write(APP + (HTTP_BACKEND if kind == "http" else ""))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": project,
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    if kind == "http":
+        env["CHATCTL_BACKEND_SECRET"] = "0123456789abcdef0123456789abcdef"
+    elif os.environ.get("CHATCTL_HANDLER_ZIP"):
+        # A prebuilt package instead of the one chatctl carries (to compare builds of chatctl
+        # that had none).
+        env["CHATCTL_HANDLER_ZIP"] = os.path.abspath(os.environ["CHATCTL_HANDLER_ZIP"])
+    results = {name: {"wall": [], "base": [], "reads": 0, "writes": 0, "chain": 0} for name, _ in COMMANDS}
+    # Pass 1 at 0 ms: the fixed cost (process start, request handling in chatctl and in the
+    # emulator, which serialises its work); pass 2 at the requested latency.
+    for latency, key in [(0, "base")] * runs + [(latency_ms, "wall")] * runs:
+        control(url, "POST", "reset")
+        # Warm the emulator's service backends (their first use after a reset is slow) so the
+        # numbers are chatctl's, then start from an empty account again.
+        run(binary, ["up"], project, env)
+        run(binary, ["down", "--yes"], project, env)
+        control(url, "POST", "faults", {"latency_ms": latency})
+        for name, command in COMMANDS:
+            control(url, "DELETE", "calls")
+            elapsed, stdout = run(binary, command, project, env)
+            results[name][key].append(elapsed)
+            calls = control(url, "GET", "calls?timing=1")
+            results[name]["reads"] = sum(1 for c in calls if not c["write"])
+            results[name]["writes"] = sum(1 for c in calls if c["write"])
+            if key == "wall":
+                results[name]["chain"] = max(results[name]["chain"], longest_chain(calls))
+    # The resources of the deployed stack, as `status` lists them (one read each is the target).
+    control(url, "POST", "faults", {"latency_ms": 0})
+    control(url, "POST", "reset")
+    run(binary, ["up"], project, env)
+    _, out = run(binary, ["status", "--output", "json"], project, env)
+    resources = len(json.loads(out)["resources"])
+    run(binary, ["down", "--yes"], project, env)
+    return results, resources
+
+
+def report(kind, results, resources, latency_ms, runs):
+    latency = latency_ms / 1000
+    bounds = BOUNDS[kind]
+    print(f"{kind} backend{' (default)' if kind == 'lambda' else ''}: {latency_ms} ms per emulator call, "
+          f"median of {runs} runs; the deployed stack has {resources} resources")
+    print()
+    print(f"| {'command':<11} | {'wall (s)':>8} | {'at 0 ms':>7} | {'reads':>5} | {'writes':>6} | "
+          f"{'chain':>5} | {'bound (s)':>12} | {'wall/bound':>10} |")
+    print(f"|{'-' * 13}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 8}|{'-' * 7}|{'-' * 14}|{'-' * 12}|")
+    met = []
+    for name, _ in COMMANDS:
+        r = results[name]
+        wall = statistics.median(r["wall"])
+        base = statistics.median(r["base"])
+        bound = bounds[name] * latency
+        print(f"| {name:<11} | {wall:>8.3f} | {base:>7.3f} | {r['reads']:>5} | {r['writes']:>6} | "
+              f"{r['chain']:>5} | {bound:>6.3f} ({bounds[name]:>2}) | {(wall / bound if bound else float('nan')):>10.2f} |")
+        if latency_ms == 50 and name in FAST_COMMANDS:
+            ok = wall < FAST_WALL_S and r["reads"] <= resources
+            met.append(f"{name}: {wall:.3f} s < {FAST_WALL_S} s and {r['reads']} reads ≤ {resources} resources: "
+                       f"{'met' if ok else 'MISSED'}")
+        if latency_ms == 50 and name == "up (fresh)":
+            ok = wall <= FRESH_UP_RATIO * bound
+            met.append(f"{name}: {wall:.3f} s ≤ {FRESH_UP_RATIO} × {bound:.3f} s: {'met' if ok else 'MISSED'}")
+    print()
+    for line in met:
+        print(f"  target {line}")
+    print()
 
 
 def main():
@@ -87,12 +213,15 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bin", default=os.path.join(ROOT, "target/release/chatctl"))
+    parser.add_argument("--stack", choices=["lambda", "http"], action="append",
+                        help="only this stack (repeatable; default both)")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
+    stacks = args.stack or ["lambda", "http"]
 
     if not os.path.exists(args.bin):
         print("building chatctl (release)…", file=sys.stderr)
-        subprocess.run(["cargo", "build", "--release", "--bin", "chatctl"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "chatctl"], cwd=ROOT, check=True)
 
     # --version: process start to exit.
     versions = []
@@ -103,54 +232,19 @@ def main():
 
     emulator, url = start_emulator()
     try:
-        project = tempfile.mkdtemp(prefix="chatctl-bench-")
-        with open(os.path.join(project, "chatctl.toml"), "w") as f:
-            f.write(CONFIG)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "AKIDBENCH",
-            "AWS_SECRET_ACCESS_KEY": "bench-secret",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "CHATCTL_BACKEND_SECRET": "0123456789abcdef0123456789abcdef",
-        }
-        results = {name: {"wall": [], "base": [], "reads": 0, "writes": 0} for name in LOWER_BOUND_CALLS}
-        # Pass 1 at 0 ms: the fixed cost (process start, request handling in chatctl and in
-        # the emulator, which serialises its work); pass 2 at the requested latency.
-        for latency_ms, key in [(0, "base")] * args.runs + [(args.latency_ms, "wall")] * args.runs:
-            control(url, "POST", "reset")
-            # Warm the emulator's service backends (their first use after a reset is slow)
-            # so the numbers are chatctl's, then start from an empty account again.
-            run(args.bin, ["up"], project, env)
-            run(args.bin, ["down", "--yes"], project, env)
-            control(url, "POST", "faults", {"latency_ms": latency_ms})
-            for name, command in [("up (fresh)", ["up"]), ("up (no-op)", ["up"]), ("status", ["status"]),
-                                  ("plan", ["plan"]), ("down", ["down", "--yes"])]:
-                control(url, "DELETE", "calls")
-                results[name][key].append(run(args.bin, command, project, env))
-                calls = control(url, "GET", "calls")
-                results[name]["reads"] = sum(1 for c in calls if not c["write"])
-                results[name]["writes"] = sum(1 for c in calls if c["write"])
+        measured = {kind: bench_stack(args.bin, url, kind, args.runs, args.latency_ms) for kind in stacks}
     finally:
         emulator.kill()
 
-    latency = args.latency_ms / 1000
-    print(f"chatctl control plane, {args.latency_ms} ms per emulator call, median of {args.runs} runs ({args.bin})")
+    print(f"chatctl control plane ({args.bin})")
     print()
-    print(f"| {'command':<11} | {'wall (s)':>8} | {'at 0 ms':>7} | {'reads':>5} | {'writes':>6} | {'lower bound (s)':>15} | {'ratio':>5} |")
-    print(f"|{'-' * 13}|{'-' * 10}|{'-' * 9}|{'-' * 7}|{'-' * 8}|{'-' * 17}|{'-' * 7}|")
-    for name, bound_calls in LOWER_BOUND_CALLS.items():
-        wall = statistics.median(results[name]["wall"])
-        bound = bound_calls * latency
-        base = statistics.median(results[name]["base"])
-        print(f"| {name:<11} | {wall:>8.3f} | {base:>7.3f} | {results[name]['reads']:>5} | {results[name]['writes']:>6} | "
-              f"{bound:>9.3f} ({bound_calls:>2}) | {(wall / bound if bound else float('nan')):>5.2f} |")
-    print()
+    for kind in stacks:
+        results, resources = measured[kind]
+        report(kind, results, resources, args.latency_ms, args.runs)
     print(f"chatctl --version: median {statistics.median(versions):.1f} ms, min {min(versions):.1f} ms (20 runs)")
-    print("lower bound = dependent calls (in parentheses) × latency; see LOWER_BOUND_CALLS in this script")
-    print("at 0 ms = the same command without injected latency: the fixed cost the lower bound leaves out")
+    print("chain = the longest run of calls made one after the other (from the emulator's call times)")
+    print("bound = dependent calls the resource graph allows (in parentheses; BOUNDS in this script) × latency")
+    print("at 0 ms = the same command without injected latency: the fixed cost the bound leaves out")
 
 
 if __name__ == "__main__":

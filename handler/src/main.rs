@@ -139,13 +139,27 @@ fn log_filter() -> Targets {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(!on_lambda && std::io::stderr().is_terminal())
-        .finish()
-        .with(log_filter())
-        .init();
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        // One JSON object per event in CloudWatch Logs, with every span's fields (the
+        // connection and request ids of `chat`, Lambda's request id of its invocation span):
+        // what `chatctl logs` reads.
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_writer(std::io::stderr)
+            .finish()
+            .with(log_filter())
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .finish()
+            .with(log_filter())
+            .init();
+    }
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

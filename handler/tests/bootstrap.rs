@@ -274,6 +274,39 @@ async fn lambda_mode_answers_function_url_events() {
         !log.contains(SECRET),
         "the secret leaked into the log:\n{log}"
     );
+
+    // On Lambda every line is one JSON object carrying its spans: the connection and request
+    // of the chat span, and Lambda's request id of the invocation (what `chatctl logs` ties
+    // to the access log and to Lambda's REPORT lines).
+    // (The process is killed: only a last line may have been cut short.)
+    let lines: Vec<&str> = log.lines().filter(|line| !line.trim().is_empty()).collect();
+    let events: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| match serde_json::from_str(line) {
+            Ok(event) => Some(event),
+            Err(_) if i + 1 == lines.len() => None,
+            Err(e) => panic!("not JSON ({e}): {line}"),
+        })
+        .collect();
+    let connected = events
+        .iter()
+        .find(|e| e["message"] == "connected" && e["name"] == "alice")
+        .unwrap_or_else(|| panic!("no `connected` event for alice in:\n{log}"));
+    assert_eq!(connected["level"], "INFO");
+    let spans = connected["spans"].as_array().unwrap();
+    assert!(
+        spans
+            .iter()
+            .any(|s| s["name"] == "Lambda runtime invoke" && s["requestId"] == "invocation-0"),
+        "{connected}"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| s["name"] == "chat" && s["connection_id"] == "A1" && s["request_id"] == "r"),
+        "{connected}"
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use super::connections::{Connection, Connections, Tasks, new_id};
 use super::integration::{Integrations, Outcome};
 use super::mapping::{EventType, RequestContext, Route, select_route};
 use super::throttle::TokenBucket;
-use crate::chat_api::{CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE};
+use crate::chat_api::{self, CONNECT_ROUTE, DEFAULT_ROUTE, DISCONNECT_ROUTE, Scheme};
 
 /// API Gateway's frame limit (32 KB) and message limit (128 KB); beyond either the connection
 /// is closed with 1009 (Message Too Big).
@@ -52,6 +52,8 @@ pub struct Gateway {
     pub api_id: String,
     pub domain_name: String,
     pub routes: BTreeMap<String, Route>,
+    /// Written literally in the integration URIs, before the host stage variable.
+    pub backend_scheme: Scheme,
     pub stage_variables: BTreeMap<String, String>,
     pub integrations: Integrations,
     pub connections: Connections,
@@ -62,6 +64,7 @@ pub struct Gateway {
     pub shutdown: watch::Receiver<bool>,
     /// The `$connect` authorizer, when the `$connect` route has one.
     pub authorizer: Option<super::authorizer::LocalAuthorizer>,
+    pub access_log: super::access_log::AccessLog,
 }
 
 /// An error frame in API Gateway's shape.
@@ -230,14 +233,23 @@ impl Drop for Pending {
 impl Gateway {
     /// Evaluates the mappings and calls the route's integration.
     async fn invoke(&self, route: &Route, context: &RequestContext<'_>, body: Bytes) -> Outcome {
-        let Some(uri) = route.spec.resolved_uri(&self.stage_variables) else {
-            return Outcome::Failed(format!(
-                "stage variable {} is not set",
-                crate::chat_api::BACKEND_URL_VARIABLE
-            ));
+        let template = route.spec.integration_uri(self.backend_scheme);
+        let uri = match chat_api::resolve_uri(&template, &self.stage_variables) {
+            Ok(uri) => uri,
+            Err(reason) => return Outcome::Failed(reason),
         };
         let mapped = route.evaluate(context);
         let (outcome, latency) = self.integrations.call(&uri, mapped, body).await;
+        self.access_log.write(&super::access_log::Entry {
+            request_id: context.request_id,
+            connection_id: context.connection_id,
+            route_key: context.route_key,
+            event_type: context.event_type,
+            source_ip: context.source_ip,
+            request_time: context.request_time,
+            integration_latency_ms: Some(latency.as_millis()),
+            error: matches!(outcome, Outcome::Failed(_)).then_some("Internal server error"),
+        });
         match &outcome {
             Outcome::Response { status, .. } => tracing::debug!(
                 connection_id = context.connection_id,
@@ -301,6 +313,20 @@ impl Gateway {
         });
     }
 
+    /// The access line of a message the gateway answered itself, with `error`.
+    fn log_refusal(&self, connection: &Connection, request_id: &str, error: &str) {
+        self.access_log.write(&super::access_log::Entry {
+            request_id,
+            connection_id: &connection.id,
+            route_key: "-",
+            event_type: EventType::Message,
+            source_ip: &connection.source_ip,
+            request_time: OffsetDateTime::now_utc(),
+            integration_latency_ms: None,
+            error: Some(error),
+        });
+    }
+
     /// Routes one message and calls its integration; the reply (two-way routes) or an error
     /// frame is queued for the sender.
     async fn handle_message(&self, connection: &Connection, body: Bytes, message_id: String) {
@@ -312,6 +338,7 @@ impl Gateway {
                 request_id,
                 "no route matched and there is no $default route: Forbidden"
             );
+            self.log_refusal(connection, &request_id, "Forbidden");
             connection
                 .send(gateway_error("Forbidden", &connection.id, &request_id))
                 .await;
@@ -425,7 +452,9 @@ async fn serve_connection(
                 connection.touch();
                 if !gateway.throttle.try_acquire() {
                     tracing::info!(connection_id = connection.id, "message throttled");
-                    let frame = gateway_error("Too Many Requests", &connection.id, &new_id());
+                    let request_id = new_id();
+                    gateway.log_refusal(connection, &request_id, "Too Many Requests");
+                    let frame = gateway_error("Too Many Requests", &connection.id, &request_id);
                     if socket.send(frame).await.is_err() {
                         break Ending::Gone;
                     }
@@ -439,6 +468,8 @@ async fn serve_connection(
                 if socket.send(message).await.is_err() {
                     break Ending::Gone;
                 }
+                // Traffic in either direction keeps a connection alive.
+                idle_deadline = Instant::now() + gateway.idle_timeout;
             }
             () = connection.close_requested() => break Ending::Close(CLOSE_NORMAL, ""),
             () = sleep_until(idle_deadline) => {

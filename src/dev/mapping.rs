@@ -4,7 +4,9 @@
 //!
 //! The mappings come from [`crate::chat_api::RouteSpec::request_parameters`]; they are parsed
 //! once when the gateway starts, so a definition API Gateway would refuse to deploy (an unknown
-//! source, a header or query string outside `$connect`) stops `chatctl dev` at start-up too.
+//! source, a header or query string outside `$connect`, a route request parameter the route
+//! does not declare in [`crate::chat_api::RouteSpec::route_parameters`]) stops `chatctl dev`
+//! at start-up too.
 
 use std::collections::BTreeMap;
 
@@ -52,12 +54,24 @@ impl Route {
                     spec.route_key
                 )
             })?;
-            let source = Source::parse(source, &spec.route_key).map_err(|err| {
+            let parsed = Source::parse(source, &spec.route_key).map_err(|err| {
                 anyhow::anyhow!(
                     "route {}: request parameter {source}: {err}",
                     spec.route_key
                 )
             })?;
+            // "Integration request parameters can be mapped from any defined route request
+            // parameters" (API Gateway developer guide, "Set up data mapping for WebSocket
+            // APIs"): a deployment mapping an undeclared one fails.
+            if matches!(parsed, Source::QueryString(_) | Source::Header(_))
+                && !spec.route_parameters.contains_key(source)
+            {
+                bail!(
+                    "route {}: request parameter {source} is not declared by the route: add it to the route's route_parameters (API Gateway maps only defined route request parameters)",
+                    spec.route_key
+                );
+            }
+            let source = parsed;
             parameters.push((target, source));
         }
         Ok(Self {
@@ -426,7 +440,10 @@ mod tests {
     #[test]
     fn chat_mappings_evaluate_to_the_contract_headers() {
         let routes = chat_routes().unwrap();
-        let vars = chat_api::stage_variables("http://127.0.0.1:1", "s3cret");
+        let vars = chat_api::stage_variables(
+            &chat_api::BackendEndpoint::parse("http://127.0.0.1:1").unwrap(),
+            "s3cret",
+        );
         let query = [("name".to_owned(), "alice".to_owned())];
         let mapped = routes["$connect"].evaluate(&context(&vars, &query, None, None));
         let headers: BTreeMap<&str, &str> = mapped
@@ -451,7 +468,7 @@ mod tests {
         let routes = parse_routes(&chat_api::routes_for(chat_api::Identity::Authorizer)).unwrap();
         let vars = chat_api::stage_variables_for(
             chat_api::Identity::Authorizer,
-            "http://127.0.0.1:1",
+            &chat_api::BackendEndpoint::parse("http://127.0.0.1:1").unwrap(),
             "unused",
         );
         let query = [("name".to_owned(), "mallory".to_owned())];
@@ -535,6 +552,14 @@ mod tests {
                     "integration.request.header.g".into(),
                     "context.messageId".into(),
                 ),
+                (
+                    "integration.request.header.h".into(),
+                    "context.authorizer.name".into(),
+                ),
+            ]),
+            route_parameters: BTreeMap::from([
+                ("route.request.header.user-agent".into(), false),
+                ("route.request.querystring.name".into(), false),
             ]),
         };
         let route = Route::parse(&spec).unwrap();
@@ -546,7 +571,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("user-agent", HeaderValue::from_static("probe/1"));
         let body = serde_json::json!({"user": {"id": 42}});
-        let mapped = route.evaluate(&context(&vars, &query, Some(&headers), Some(&body)));
+        let authorizer = super::super::authorizer::AuthorizerContext::from(BTreeMap::from([(
+            "name".to_owned(),
+            "alice".to_owned(),
+        )]));
+        let mapped = route.evaluate(&RequestContext {
+            authorizer: Some(&authorizer),
+            ..context(&vars, &query, Some(&headers), Some(&body))
+        });
         let got: BTreeMap<&str, &str> = mapped
             .headers
             .iter()
@@ -561,6 +593,7 @@ mod tests {
                 ("d", "probe/1"),
                 ("e", "42"),
                 ("f", "14/Nov/2023:22:13:21 +0000"),
+                ("h", "alice"),
             ])
         );
         assert_eq!(mapped.query, [("q".to_owned(), "last".to_owned())]);
@@ -585,6 +618,18 @@ mod tests {
             format!("{:#}", Route::parse(&spec).unwrap_err())
                 .contains("`context.nope` is not a context variable")
         );
+        let mut spec = chat_api::routes()[0].clone();
+        spec.request_parameters.insert(
+            "integration.request.header.x-token".into(),
+            "route.request.querystring.token".into(),
+        );
+        assert_eq!(
+            format!("{:#}", Route::parse(&spec).unwrap_err()),
+            "route $connect: request parameter route.request.querystring.token is not declared by the route: add it to the route's route_parameters (API Gateway maps only defined route request parameters)"
+        );
+        spec.route_parameters
+            .insert("route.request.querystring.token".into(), false);
+        assert!(Route::parse(&spec).is_ok());
         let mut spec = chat_api::routes()[3].clone();
         spec.request_parameters
             .insert("integration.request.path.x".into(), "'v'".into());

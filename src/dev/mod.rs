@@ -38,7 +38,13 @@
 //! - Replies reach the sender only on two-way routes (those with the `$default` route
 //!   response); the integration's answer becomes one frame (an empty answer, none).
 //! - Frames over 32 KB or messages over 128 KB close the connection with 1009; a 10-minute
-//!   idle timeout and a 2-hour maximum close it with 1001 (both configurable).
+//!   idle timeout and a 2-hour maximum close it with 1001 (both configurable). Idle means no
+//!   frame in either direction: "If no messages are sent between the server and client for a
+//!   10-minute period, API Gateway closes the connection" (Hotsock, a service built on API
+//!   Gateway WebSockets: <https://hotsock.io/docs/connections/keep-alive>, whose server-sent
+//!   keep-alive messages hold connections open); AWS's quota table says only "idle".
+//! - Integration URIs are `{scheme}://${stageVariables.backendHost}/{path}` and resolve as
+//!   API Gateway resolves them (a stage variable that is not set fails the call).
 //! - @connections: POST (one frame; 410 unknown id; 413 over 128 KB), GET (connectedAt,
 //!   lastActiveAt, identity as RFC 3339 JSON), DELETE (204; 410 unknown id).
 //!   Posting to a connection still inside `$connect` answers 410, as on AWS.
@@ -53,9 +59,6 @@
 //! - A throttled message gets `{"message":"Too Many Requests","connectionId":…,"requestId":…}`;
 //!   a throttled `$connect` a 429 handshake answer. Connects and messages share one stage-wide
 //!   token bucket (burst, rate per second); `$disconnect` consumes nothing.
-//! - Idle means no frame from the client (data, ping or pong); frames sent to the client do not
-//!   keep a connection alive. This is the stricter reading, so a client that survives here also
-//!   survives on AWS.
 //! - DeleteConnection closes with 1000; idle, maximum duration and server shutdown with 1001.
 //! - Messages of one connection are handled in order, one at a time (AWS may run them
 //!   concurrently); replies and the frames they cause keep the client's order.
@@ -64,6 +67,7 @@
 //! - Connection and request ids are 11 random bytes in URL-safe base64 (`L0SM9cOFvHcCIhw=`).
 //! - `$context.domainName` is `127.0.0.1:PORT`, `$context.apiId` a random 10-character id.
 
+pub mod access_log;
 pub mod authorizer;
 mod connections;
 mod gateway;
@@ -153,6 +157,8 @@ pub struct DevOptions {
     pub idle_timeout: Duration,
     pub max_connection: Duration,
     pub integration_timeout: Duration,
+    /// Where the access log goes (`{dir}/{stage}/access.log`); `None` writes none.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for DevOptions {
@@ -170,6 +176,7 @@ impl Default for DevOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connection: DEFAULT_MAX_CONNECTION,
             integration_timeout: DEFAULT_INTEGRATION_TIMEOUT,
+            log_dir: None,
         }
     }
 }
@@ -274,13 +281,19 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         None => None,
     };
 
+    let access_log = match &options.log_dir {
+        Some(dir) => access_log::AccessLog::create(dir, &options.stage)?,
+        None => access_log::AccessLog::default(),
+    };
     let (stop, stop_rx) = watch::channel(false);
+    let endpoint = chat_api::BackendEndpoint::parse(&backend_url)?;
     let gateway = Arc::new(gateway::Gateway {
         stage: options.stage.clone(),
         api_id: random_api_id(),
         domain_name: addr.to_string(),
         routes,
-        stage_variables: chat_api::stage_variables_for(identity, &backend_url, &secret),
+        backend_scheme: endpoint.scheme,
+        stage_variables: chat_api::stage_variables_for(identity, &endpoint, &secret),
         integrations: integration::Integrations::new(options.integration_timeout)?,
         connections: connections::Connections::default(),
         throttle: throttle::TokenBucket::from_settings(&options.api),
@@ -289,6 +302,7 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         tasks: connections::Tasks::default(),
         shutdown: stop_rx.clone(),
         authorizer,
+        access_log,
     });
 
     let files = Arc::new(static_files::StaticFiles {
@@ -497,11 +511,6 @@ fn validate(options: &DevOptions) -> Result<()> {
             options.stage
         );
     }
-    if let Some(url) = &options.backend_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        bail!("--backend-url {url} is not an http:// or https:// URL");
-    }
     let authorized = options
         .routes
         .iter()
@@ -517,6 +526,17 @@ fn validate(options: &DevOptions) -> Result<()> {
             bail!("the token lifetime must be above zero")
         }
         _ => {}
+    }
+    if let Some(url) = &options.backend_url {
+        // It travels as a stage variable, as on AWS.
+        chat_api::BackendEndpoint::parse(url).with_context(|| format!("--backend-url {url}"))?;
+    }
+    if let Some(secret) = &options.backend_secret
+        && (secret.is_empty() || !secret.chars().all(chat_api::stage_variable_char))
+    {
+        bail!(
+            "the backend secret cannot travel as an API Gateway stage variable: use letters, digits and -._~:/?#&=, only"
+        );
     }
     for (name, value) in [
         ("idle timeout", options.idle_timeout),

@@ -32,15 +32,17 @@ pub struct Observed {
 }
 
 impl Observed {
-    pub fn names_role(&self, role_name: &str) -> bool {
+    /// Whether the setting names the stack's role; `None` when the stack has no usable role
+    /// name (a foreign role has it), so the setting can never be the stack's.
+    pub fn names_role(&self, role_name: Option<&str>) -> bool {
         self.role_arn
             .as_deref()
             .and_then(logs_role::role_name_of)
-            .is_some_and(|name| name == role_name)
+            .is_some_and(|name| Some(name) == role_name)
     }
 
     /// A role that is set and is not chatctl's role for this stack.
-    pub fn foreign_role(&self, our_role: &str) -> Option<&str> {
+    pub fn foreign_role(&self, our_role: Option<&str>) -> Option<&str> {
         self.role_arn
             .as_deref()
             .filter(|arn| !arn.is_empty() && !self.names_role(our_role))
@@ -75,7 +77,7 @@ pub enum Decision {
 /// Gateway (`None` when there is no foreign role).
 pub fn decide(
     observed: &Observed,
-    our_role: &str,
+    our_role: Option<&str>,
     foreign_works: Option<bool>,
     take_over: bool,
 ) -> Decision {
@@ -192,7 +194,12 @@ mod tests {
     #[test]
     fn our_role_is_kept() {
         assert_eq!(
-            decide(&observed(Some(OURS)), "chat-dev-apigw-logs", None, false),
+            decide(
+                &observed(Some(OURS)),
+                Some("chat-dev-apigw-logs"),
+                None,
+                false
+            ),
             Decision::Ours
         );
     }
@@ -201,11 +208,11 @@ mod tests {
     fn a_working_foreign_role_is_kept_unless_taken_over() {
         let account = observed(Some(THEIRS));
         assert_eq!(
-            decide(&account, "chat-dev-apigw-logs", Some(true), false),
+            decide(&account, Some("chat-dev-apigw-logs"), Some(true), false),
             Decision::KeepForeign(THEIRS.into())
         );
         assert_eq!(
-            decide(&account, "chat-dev-apigw-logs", Some(true), true),
+            decide(&account, Some("chat-dev-apigw-logs"), Some(true), true),
             Decision::Set {
                 previous: Some(THEIRS.into())
             }
@@ -217,7 +224,7 @@ mod tests {
         assert_eq!(
             decide(
                 &observed(Some(THEIRS)),
-                "chat-dev-apigw-logs",
+                Some("chat-dev-apigw-logs"),
                 Some(false),
                 false
             ),
@@ -230,11 +237,22 @@ mod tests {
     #[test]
     fn an_empty_setting_is_set() {
         let account = observed(None);
-        let decision = decide(&account, "chat-dev-apigw-logs", None, false);
+        let decision = decide(&account, Some("chat-dev-apigw-logs"), None, false);
         assert_eq!(decision, Decision::Set { previous: None });
         let step = plan(&decision, &account, "chat-dev-apigw-logs");
         assert_eq!(step.action, Action::Update);
         assert_eq!(step.changes[0].old, "(none)");
+    }
+
+    #[test]
+    fn a_setting_is_never_ours_when_a_foreign_role_has_our_name() {
+        let account = observed(Some(OURS));
+        assert!(!account.names_role(None));
+        assert_eq!(account.foreign_role(None), Some(OURS));
+        assert_eq!(
+            decide(&account, None, Some(true), false),
+            Decision::KeepForeign(OURS.into())
+        );
     }
 
     #[test]

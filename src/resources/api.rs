@@ -11,6 +11,7 @@ use aws_sdk_apigatewayv2::types::ProtocolType;
 use super::{Ctx, absent_if, aws_error, collect_pages};
 use crate::chat_api::ROUTE_SELECTION_EXPRESSION;
 use crate::config::STACK_TAG;
+use crate::partition::Partition;
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy};
 
@@ -109,6 +110,7 @@ pub fn plan(ctx: &Ctx, inventory: &Inventory) -> Vec<Step> {
     steps.extend(inventory.duplicates().iter().map(|dup| {
         Step::new(KIND, format!("{} ({})", dup.name, dup.id), Action::Delete)
             .with_note("duplicate tagged for this stack")
+            .as_leftover()
     }));
     steps
 }
@@ -186,10 +188,13 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `wss://{id}.execute-api.{region}.amazonaws.com/{stage}`: what clients connect to.
+/// `wss://{id}.execute-api.{region}.amazonaws.com/{stage}`: what clients connect to (the
+/// domain is the partition's: `amazonaws.com.cn` in China).
 pub fn websocket_url(api: &Observed, region: &str, stage: &str) -> String {
     let endpoint = if api.endpoint.is_empty() {
-        format!("wss://{}.execute-api.{region}.amazonaws.com", api.id)
+        // The region was validated with its partition when the configuration was read.
+        let domain = Partition::of_region(region).map_or("amazonaws.com", Partition::dns_suffix);
+        format!("wss://{}.execute-api.{region}.{domain}", api.id)
     } else {
         api.endpoint.trim_end_matches('/').to_owned()
     };
@@ -238,6 +243,10 @@ mod tests {
         assert_eq!(
             callback_url(&api(""), "us-east-1", "prod"),
             "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+        );
+        assert_eq!(
+            websocket_url(&api(""), "cn-north-1", "prod"),
+            "wss://abc123.execute-api.cn-north-1.amazonaws.com.cn/prod"
         );
     }
 }

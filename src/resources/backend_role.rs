@@ -4,10 +4,9 @@
 //! `execute-api:ManageConnections` on this API and stage only.
 
 use anyhow::{Context, Result};
-use aws_sdk_iam::types::Tag;
 
 use super::{Ctx, absent_if, aws_error, percent_decode};
-use crate::config::STACK_TAG;
+use crate::ownership::{Claim, Found};
 use crate::plan::{Action, FieldChange, Step};
 
 pub const ROLE_KIND: &str = "iam role";
@@ -17,15 +16,32 @@ const POLICY_TEMPLATE: &str = include_str!("../../templates/policies/backend-pol
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
+    /// The role's name: the stack's region-scoped name, or the name of a role an earlier
+    /// chatctl created before names carried the region (adopted, docs/decisions.md).
+    pub name: String,
     pub arn: String,
     pub trusts_lambda: bool,
+    /// What the role's tags say (GetRole returns them).
+    pub claim: Claim,
     /// The inline policy, parsed; `None` when missing.
     pub policy: Option<serde_json::Value>,
+}
+
+impl Observed {
+    /// The region the inline policy grants access in (the region of its table ARN): the
+    /// region whose stack this role serves. `None` without a policy.
+    pub fn policy_region(&self) -> Option<String> {
+        let text = self.policy.as_ref()?.to_string();
+        let start = text.find(":dynamodb:")? + ":dynamodb:".len();
+        let region: String = text[start..].chars().take_while(|c| *c != ':').collect();
+        (!region.is_empty()).then_some(region)
+    }
 }
 
 /// What the policy is rendered from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyInputs<'a> {
+    pub partition: crate::partition::Partition,
     pub region: &'a str,
     pub account: &'a str,
     pub table: &'a str,
@@ -36,14 +52,29 @@ pub struct PolicyInputs<'a> {
 
 /// Renders the policy template; every placeholder must be filled.
 pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
+    let arn = |service: &str, resource: &str| {
+        inputs
+            .partition
+            .arn(service, inputs.region, inputs.account, resource)
+    };
+    let log_group = super::log_groups::function_log_group(inputs.function);
     let text = POLICY_TEMPLATE
-        .replace("${region}", inputs.region)
-        .replace("${account}", inputs.account)
-        .replace("${table}", inputs.table)
+        .replace(
+            "${log_group_arn}",
+            &arn("logs", &format!("log-group:{log_group}")),
+        )
+        .replace(
+            "${table_arn}",
+            &arn("dynamodb", &format!("table/{}", inputs.table)),
+        )
         .replace("${name_index}", chat_handler::schema::BY_NAME_INDEX)
-        .replace("${function}", inputs.function)
-        .replace("${api_id}", inputs.api_id)
-        .replace("${stage}", inputs.stage);
+        .replace(
+            "${stage_arn}",
+            &arn(
+                "execute-api",
+                &format!("{}/{}", inputs.api_id, inputs.stage),
+            ),
+        );
     if let Some(start) = text.find("${") {
         anyhow::bail!(
             "backend policy template has an unfilled placeholder at {}",
@@ -53,24 +84,46 @@ pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
     serde_json::from_str(&text).context("backend policy template is not valid JSON")
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+/// Reads the role `name` with its tags, and its inline policy. `expected`: the role should
+/// exist (Lambda backend), so both are read at once (the policy is dropped unless the role is
+/// ours); otherwise (another backend kind, where it usually doesn't) the policy is read only
+/// when the role is ours, and a no-op run spends one read here, not two.
+pub async fn observe(ctx: &Ctx, name: &str, expected: bool) -> Result<Found<Observed>> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.names.backend_role;
-    // The policy is read only when the role exists (with another backend kind it usually
-    // doesn't, and a no-op run then spends one read here, not two).
-    let role = iam.get_role().role_name(name).send().await;
+    let read_policy = || {
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(&ctx.names.backend_policy)
+            .send()
+    };
+    let (role, early_policy) = if expected {
+        let (role, policy) = tokio::join!(iam.get_role().role_name(name).send(), read_policy());
+        (role, Some(policy))
+    } else {
+        (iam.get_role().role_name(name).send().await, None)
+    };
     let Some(role) = absent_if(role, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
         .and_then(|r| r.role)
     else {
-        return Ok(None);
+        return Ok(Found::Absent);
     };
-    let policy = iam
-        .get_role_policy()
-        .role_name(name)
-        .policy_name(&ctx.names.backend_policy)
-        .send()
-        .await;
+    let claim = Claim::of(&ctx.names, role.tags().iter().map(|t| (t.key(), t.value())));
+    // IAM is global: only a role tagged for this stack *and region* is ours outright. A
+    // role tagged for the stack alone was made before names carried the region; the caller
+    // adopts it only for the region its function runs in (stack::backend).
+    if !matches!(claim, Claim::Ours | Claim::Unscoped) {
+        return Ok(Found::Foreign(crate::ownership::Foreign::new(
+            ROLE_KIND,
+            name,
+            role.arn(),
+            &claim,
+        )));
+    }
+    let policy = match early_policy {
+        Some(policy) => policy,
+        None => read_policy().await,
+    };
     let policy = absent_if(policy, |e| e.is_no_such_entity_exception())
         .map_err(|e| aws_error(&format!("reading the inline policy of {name}"), &e))?
         .and_then(|p| serde_json::from_str(&percent_decode(p.policy_document())).ok());
@@ -78,9 +131,11 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
         .assume_role_policy_document()
         .map(percent_decode)
         .unwrap_or_default();
-    Ok(Some(Observed {
+    Ok(Found::Ours(Observed {
+        name: name.to_owned(),
         arn: role.arn().to_owned(),
         trusts_lambda: trust.contains("lambda.amazonaws.com"),
+        claim,
         policy,
     }))
 }
@@ -91,7 +146,7 @@ pub fn plan(
     observed: Option<&Observed>,
     wanted_policy: Option<&serde_json::Value>,
 ) -> Vec<Step> {
-    let role = ctx.names.backend_role.clone();
+    let role = observed.map_or_else(|| ctx.names.backend_role.clone(), |r| r.name.clone());
     let policy = ctx.names.backend_policy.clone();
     let Some(existing) = observed else {
         return vec![
@@ -140,7 +195,7 @@ pub fn plan(
 /// Creates or repairs the role (not the policy); returns its ARN.
 pub async fn apply_role(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.names.backend_role;
+    let name = observed.map_or(&ctx.names.backend_role, |r| &r.name);
     if let Some(existing) = observed {
         if !existing.trusts_lambda {
             iam.update_assume_role_policy()
@@ -157,35 +212,30 @@ pub async fn apply_role(ctx: &Ctx, observed: Option<&Observed>) -> Result<String
         .role_name(name)
         .description("Execution role of the chat backend (created by chatctl)")
         .assume_role_policy_document(TRUST_POLICY)
-        .tags(
-            Tag::builder()
-                .key(STACK_TAG)
-                .value(&ctx.names.stack)
-                .build()?,
-        )
+        .set_tags(Some(super::iam_tags(&ctx.names)?))
         .send()
         .await;
     let arn = match created {
         Ok(out) => out.role.map(|r| r.arn),
+        // A concurrent or interrupted run created it since we looked — or someone else
+        // did: only a role with our tags is taken.
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_entity_already_exists_exception()) =>
         {
-            iam.get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?
-                .role
-                .map(|r| r.arn)
+            match observe(ctx, name, false).await? {
+                Found::Ours(role) => Some(role.arn),
+                Found::Foreign(foreign) => anyhow::bail!("{foreign}: not using it"),
+                Found::Absent => anyhow::bail!("IAM role {name} vanished while it was created"),
+            }
         }
         Err(e) => return Err(aws_error(&format!("creating IAM role {name}"), &e)),
     };
     arn.context("IAM returned no role")
 }
 
-pub async fn apply_policy(ctx: &Ctx, policy: &serde_json::Value) -> Result<()> {
-    let name = &ctx.names.backend_role;
+pub async fn apply_policy(ctx: &Ctx, role: &str, policy: &serde_json::Value) -> Result<()> {
+    let name = role;
     ctx.aws
         .iam
         .put_role_policy()
@@ -198,9 +248,8 @@ pub async fn apply_policy(ctx: &Ctx, policy: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx) -> Result<()> {
+pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.names.backend_role;
     absent_if(
         iam.delete_role_policy()
             .role_name(name)
@@ -223,6 +272,7 @@ mod tests {
 
     fn inputs() -> PolicyInputs<'static> {
         PolicyInputs {
+            partition: crate::partition::Partition::Aws,
             region: "eu-west-1",
             account: "123456789012",
             table: "chat-dev-connections",
@@ -254,6 +304,39 @@ mod tests {
                 "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/POST/@connections/*",
                 "arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/DELETE/@connections/*"
             ])
+        );
+    }
+
+    #[test]
+    fn every_arn_of_the_policy_is_in_the_region_s_partition() {
+        let china = PolicyInputs {
+            partition: crate::partition::Partition::AwsCn,
+            region: "cn-north-1",
+            ..inputs()
+        };
+        let policy = render_policy(&china).unwrap();
+        let mut resources = Vec::new();
+        for statement in policy["Statement"].as_array().unwrap() {
+            match &statement["Resource"] {
+                serde_json::Value::String(r) => resources.push(r.clone()),
+                serde_json::Value::Array(rs) => {
+                    resources.extend(rs.iter().map(|r| r.as_str().unwrap().to_owned()));
+                }
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(resources.len(), 6);
+        for resource in &resources {
+            assert!(
+                resource.starts_with("arn:aws-cn:") && resource.contains(":cn-north-1:"),
+                "{resource}"
+            );
+        }
+        assert!(
+            resources.contains(
+                &"arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/chat-dev-backend:*"
+                    .to_owned()
+            )
         );
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_sdk_lambda::client::Waiters as _;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture as SdkArchitecture, Environment, FunctionCode, Runtime};
@@ -13,6 +13,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{Ctx, absent_if, aws_error};
 use crate::config::{Architecture, LambdaBackend};
+use crate::ownership::{Claim, Found};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy, Verdict, scaled};
 
@@ -42,10 +43,11 @@ pub struct Observed {
     pub environment: BTreeMap<String, String>,
 }
 
-/// The code to deploy: the zip and its base64 SHA-256 (Lambda's CodeSha256).
+/// The code to deploy: the zip and its base64 SHA-256 (Lambda's CodeSha256). Cloning shares
+/// the bytes (the embedded package is never copied unless uploaded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code {
-    pub zip: Vec<u8>,
+    pub zip: bytes::Bytes,
     pub sha256: String,
 }
 
@@ -56,7 +58,8 @@ pub struct Desired {
     pub code: Code,
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+/// Reads the function; GetFunction returns its tags too, so ownership costs no extra read.
+pub async fn observe(ctx: &Ctx) -> Result<Found<Observed>> {
     let name = &ctx.names.function;
     let out = absent_if(
         ctx.aws
@@ -68,7 +71,14 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
         |e| e.is_resource_not_found_exception(),
     )
     .map_err(|e| aws_error(&format!("reading function {name}"), &e))?;
-    Ok(out.and_then(|o| o.configuration).map(|c| Observed {
+    let Some(out) = out else {
+        return Ok(Found::Absent);
+    };
+    let claim = Claim::of(&ctx.names, out.tags().into_iter().flatten());
+    let Some(c) = out.configuration else {
+        return Ok(Found::Absent);
+    };
+    let observed = Observed {
         arn: c.function_arn().unwrap_or_default().to_owned(),
         code_sha256: c.code_sha256().unwrap_or_default().to_owned(),
         runtime: c
@@ -87,7 +97,9 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
             .and_then(|e| e.variables())
             .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
-    }))
+    };
+    let arn = observed.arn.clone();
+    Ok(Found::regional(&claim, observed, KIND, name, &arn))
 }
 
 /// Configuration differences (not code), secrets masked.
@@ -222,7 +234,7 @@ pub async fn apply(
                 .environment(environment(desired))
                 .code(
                     FunctionCode::builder()
-                        .zip_file(Blob::new(desired.code.zip.clone()))
+                        .zip_file(Blob::new(desired.code.zip.to_vec()))
                         .build(),
                 )
                 .description("chatctl chat backend")
@@ -237,7 +249,14 @@ pub async fn apply(
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_conflict_exception()) =>
             {
-                let existing = observe(ctx).await?.context("function vanished")?;
+                let existing = match observe(ctx).await? {
+                    crate::ownership::Found::Ours(existing) => existing,
+                    crate::ownership::Found::Absent => anyhow::bail!("function {name} vanished"),
+                    // Someone else created a function of this name since chatctl looked.
+                    crate::ownership::Found::Foreign(foreign) => {
+                        anyhow::bail!("{foreign}: not changing it")
+                    }
+                };
                 return Box::pin(apply(ctx, Some(&existing), desired, role_arn, task)).await;
             }
             Err(e) => return Err(aws_error(&format!("creating function {name}"), &e)),
@@ -269,7 +288,7 @@ pub async fn apply(
                 .update_function_code()
                 .function_name(name)
                 .architectures(architecture(desired.settings.architecture))
-                .zip_file(Blob::new(desired.code.zip.clone()))
+                .zip_file(Blob::new(desired.code.zip.to_vec()))
                 .send()
         })
         .await
@@ -344,7 +363,7 @@ mod tests {
                 ),
             ]),
             code: Code {
-                zip: vec![1, 2, 3],
+                zip: bytes::Bytes::from_static(&[1, 2, 3]),
                 sha256: "abc=".into(),
             },
         }

@@ -84,40 +84,43 @@ pub fn plan(ctx: &Ctx, observed: Option<&Observed>) -> Vec<Step> {
 pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
     let lambda = &ctx.aws.lambda;
     let name = &ctx.names.function;
-    let url = match observed.and_then(|o| o.auth_type.as_deref()) {
-        Some("NONE") => observed.and_then(|o| o.url.clone()),
-        Some(_) => lambda
-            .update_function_url_config()
-            .function_name(name)
-            .auth_type(FunctionUrlAuthType::None)
-            .send()
-            .await
-            .map(|o| Some(o.function_url))
-            .map_err(|e| aws_error(&format!("updating the URL of {name}"), &e))?,
-        None => {
-            let created = lambda
-                .create_function_url_config()
+    // The URL and the two permissions need only the function: all three at once.
+    let url = async {
+        Ok::<_, anyhow::Error>(match observed.and_then(|o| o.auth_type.as_deref()) {
+            Some("NONE") => observed.and_then(|o| o.url.clone()),
+            Some(_) => lambda
+                .update_function_url_config()
                 .function_name(name)
                 .auth_type(FunctionUrlAuthType::None)
                 .send()
-                .await;
-            match created {
-                Ok(out) => Some(out.function_url),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_conflict_exception()) =>
-                {
-                    lambda
-                        .get_function_url_config()
-                        .function_name(name)
-                        .send()
-                        .await
-                        .map(|o| Some(o.function_url))
-                        .map_err(|e| aws_error(&format!("reading the URL of {name}"), &e))?
+                .await
+                .map(|o| Some(o.function_url))
+                .map_err(|e| aws_error(&format!("updating the URL of {name}"), &e))?,
+            None => {
+                let created = lambda
+                    .create_function_url_config()
+                    .function_name(name)
+                    .auth_type(FunctionUrlAuthType::None)
+                    .send()
+                    .await;
+                match created {
+                    Ok(out) => Some(out.function_url),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_resource_conflict_exception()) =>
+                    {
+                        lambda
+                            .get_function_url_config()
+                            .function_name(name)
+                            .send()
+                            .await
+                            .map(|o| Some(o.function_url))
+                            .map_err(|e| aws_error(&format!("reading the URL of {name}"), &e))?
+                    }
+                    Err(e) => return Err(aws_error(&format!("creating the URL of {name}"), &e)),
                 }
-                Err(e) => return Err(aws_error(&format!("creating the URL of {name}"), &e)),
             }
-        }
+        })
     };
     let existing: &[String] = observed
         .map(|o| o.statements.as_slice())
@@ -154,7 +157,7 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
         }
         Ok::<_, anyhow::Error>(())
     };
-    tokio::try_join!(add_url, add_invoke)?;
+    let (url, (), ()) = tokio::try_join!(url, add_url, add_invoke)?;
     url.map(|u| u.trim_end_matches('/').to_owned())
         .context("Lambda returned no function URL")
 }

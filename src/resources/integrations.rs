@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use aws_sdk_apigatewayv2::types::{ConnectionType, IntegrationType, PassthroughBehavior};
 
 use super::{Ctx, absent_if, aws_error, collect_pages};
-use crate::chat_api::{DEFAULT_RESPONSE_KEY, INTEGRATION_TIMEOUT_MS, RouteSpec};
+use crate::chat_api::{DEFAULT_RESPONSE_KEY, INTEGRATION_TIMEOUT_MS, RouteSpec, Scheme};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy};
 
@@ -94,7 +94,7 @@ pub async fn observe(ctx: &Ctx, api_id: &str) -> Result<Vec<Observed>> {
 }
 
 /// The integration step for `route` against what exists (if anything).
-pub fn plan(route: &RouteSpec, observed: Option<&Observed>) -> Step {
+pub fn plan(route: &RouteSpec, scheme: Scheme, observed: Option<&Observed>) -> Step {
     let name = route.route_key.clone();
     let Some(existing) = observed else {
         return Step::new(KIND, name, Action::Create);
@@ -111,7 +111,11 @@ pub fn plan(route: &RouteSpec, observed: Option<&Observed>) -> Step {
         IntegrationType::Http.as_str(),
     );
     compare("integration_method", &existing.method, METHOD);
-    compare("integration_uri", &existing.uri, &route.integration_uri());
+    compare(
+        "integration_uri",
+        &existing.uri,
+        &route.integration_uri(scheme),
+    );
     compare(
         "passthrough_behavior",
         &existing.passthrough,
@@ -168,23 +172,37 @@ fn render_map(map: &BTreeMap<String, String>) -> String {
     format!("{{{}}}", items.join(", "))
 }
 
+/// The request parameters of an UpdateIntegration: API Gateway merges them into what
+/// exists, so every mapping the definition no longer has is sent with an empty value, which
+/// removes it (as Terraform's aws_apigatewayv2_integration does).
+pub fn update_parameters(
+    existing: &BTreeMap<String, String>,
+    wanted: &BTreeMap<String, String>,
+) -> HashMap<String, String> {
+    let mut parameters: HashMap<String, String> =
+        wanted.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for stale in existing.keys().filter(|k| !wanted.contains_key(*k)) {
+        parameters.insert(stale.clone(), String::new());
+    }
+    parameters
+}
+
 /// Creates, updates or replaces the integration of `route`; returns its id.
 pub async fn apply(
     ctx: &Ctx,
     api_id: &str,
     route: &RouteSpec,
+    scheme: Scheme,
     observed: Option<&Observed>,
     action: Action,
 ) -> Result<String> {
     let client = &ctx.aws.apigatewayv2;
-    let parameters: HashMap<String, String> = route
-        .request_parameters
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let uri = route.integration_uri(scheme);
     match (action, observed) {
         (Action::Keep, Some(existing)) => Ok(existing.id.clone()),
         (Action::Update, Some(existing)) => {
+            let parameters =
+                update_parameters(&existing.request_parameters, &route.request_parameters);
             retry::retry(
                 Policy::conflict(),
                 None,
@@ -195,7 +213,7 @@ pub async fn apply(
                         .api_id(api_id)
                         .integration_id(&existing.id)
                         .integration_method(METHOD)
-                        .integration_uri(route.integration_uri())
+                        .integration_uri(&uri)
                         .passthrough_behavior(PassthroughBehavior::WhenNoMatch)
                         .timeout_in_millis(INTEGRATION_TIMEOUT_MS)
                         .set_request_parameters(Some(parameters.clone()))
@@ -207,6 +225,11 @@ pub async fn apply(
             Ok(existing.id.clone())
         }
         _ => {
+            let parameters: HashMap<String, String> = route
+                .request_parameters
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             let created = retry::retry(
                 Policy::conflict(),
                 None,
@@ -218,7 +241,7 @@ pub async fn apply(
                         .integration_type(IntegrationType::Http)
                         .connection_type(ConnectionType::Internet)
                         .integration_method(METHOD)
-                        .integration_uri(route.integration_uri())
+                        .integration_uri(&uri)
                         .passthrough_behavior(PassthroughBehavior::WhenNoMatch)
                         .timeout_in_millis(INTEGRATION_TIMEOUT_MS)
                         .set_request_parameters(Some(parameters.clone()))
@@ -314,7 +337,7 @@ mod tests {
             id: "i1".into(),
             integration_type: "HTTP".into(),
             method: "POST".into(),
-            uri: route.integration_uri(),
+            uri: route.integration_uri(Scheme::Https),
             passthrough: "WHEN_NO_MATCH".into(),
             timeout_ms: INTEGRATION_TIMEOUT_MS,
             request_parameters: route.request_parameters.clone(),
@@ -325,7 +348,10 @@ mod tests {
     #[test]
     fn matching_integration_is_kept() {
         let route = &routes()[0];
-        assert_eq!(plan(route, Some(&deployed(route))).action, Action::Keep);
+        assert_eq!(
+            plan(route, Scheme::Https, Some(&deployed(route))).action,
+            Action::Keep
+        );
         assert!(
             plan_responses(route, Some(&deployed(route)))
                 .iter()
@@ -340,9 +366,46 @@ mod tests {
         existing
             .request_parameters
             .remove("integration.request.header.x-connection-id");
-        let step = plan(route, Some(&existing));
+        let step = plan(route, Scheme::Https, Some(&existing));
         assert_eq!(step.action, Action::Update);
         assert_eq!(step.changes[0].field, "request_parameters");
+    }
+
+    #[test]
+    fn the_old_uri_with_the_scheme_in_a_stage_variable_is_updated() {
+        let route = &routes()[3];
+        let existing = Observed {
+            uri: "${stageVariables.backendUrl}/sendmessage".into(),
+            ..deployed(route)
+        };
+        let step = plan(route, Scheme::Https, Some(&existing));
+        assert_eq!(step.action, Action::Update);
+        assert_eq!(
+            step.changes[0].new,
+            "https://${stageVariables.backendHost}/sendmessage"
+        );
+        // A backend reached over plain http (a loopback server in tests) keeps its scheme.
+        assert_eq!(
+            plan(route, Scheme::Http, Some(&deployed(route))).changes[0].new,
+            "http://${stageVariables.backendHost}/sendmessage"
+        );
+    }
+
+    #[test]
+    fn stale_mappings_are_sent_empty_so_api_gateway_removes_them() {
+        let route = &routes()[3];
+        let mut existing = route.request_parameters.clone();
+        existing.insert(
+            "integration.request.header.x-old".into(),
+            "context.requestId".into(),
+        );
+        let sent = update_parameters(&existing, &route.request_parameters);
+        assert_eq!(sent["integration.request.header.x-old"], "");
+        assert_eq!(
+            sent["integration.request.header.x-connection-id"],
+            "context.connectionId"
+        );
+        assert_eq!(sent.len(), route.request_parameters.len() + 1);
     }
 
     #[test]

@@ -5,12 +5,21 @@ use anyhow::{Context, Result};
 use aws_sdk_iam::types::Tag;
 
 use super::{Ctx, absent_if, aws_error, percent_decode};
-use crate::config::STACK_TAG;
+use crate::config::Names;
+use crate::ownership::Claim;
+use crate::partition::Partition;
 use crate::plan::{Action, FieldChange, Step};
 use crate::ui::Task;
 
-pub const MANAGED_POLICY_ARN: &str =
-    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs";
+/// The AWS managed policy the role carries, in the stack's partition.
+pub fn managed_policy_arn(partition: Partition) -> String {
+    partition.arn(
+        "iam",
+        "",
+        "aws",
+        "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+    )
+}
 pub const TRUST_POLICY: &str = include_str!("../../templates/policies/apigateway-logs-trust.json");
 /// Tag on chatctl's role recording the account setting it replaced, so `down` can restore it.
 pub const PREVIOUS_ROLE_TAG: &str = "chatctl:previous-cloudwatch-role";
@@ -20,6 +29,7 @@ pub const ATTACHMENT_KIND: &str = "iam policy attachment";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
+    pub name: String,
     pub arn: String,
     pub trusts_apigateway: bool,
     pub tags: Vec<(String, String)>,
@@ -34,11 +44,17 @@ impl Observed {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// What the role's tags say about whose it is.
+    pub fn claim(&self, names: &Names) -> Claim {
+        Claim::of(names, self.tags.iter().map(|(k, v)| (k, v)))
+    }
 }
 
 /// Reads a role by name; used for chatctl's own role and to check a foreign one works.
 pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>> {
     let iam = &ctx.aws.iam;
+    let policy_arn = managed_policy_arn(ctx.partition()?);
     let (role, attached) = tokio::join!(
         iam.get_role().role_name(name).send(),
         iam.list_attached_role_policies().role_name(name).send()
@@ -56,9 +72,10 @@ pub async fn observe(ctx: &Ctx, name: &str) -> Result<Option<Observed>> {
     let policy_attached = attached.is_some_and(|a| {
         a.attached_policies()
             .iter()
-            .any(|p| p.policy_arn() == Some(MANAGED_POLICY_ARN))
+            .any(|p| p.policy_arn() == Some(policy_arn.as_str()))
     });
     Ok(Some(Observed {
+        name: name.to_owned(),
         arn: role.arn().to_owned(),
         trusts_apigateway: role
             .assume_role_policy_document()
@@ -161,25 +178,30 @@ pub async fn apply(
                     "Lets API Gateway write access logs to CloudWatch Logs (created by chatctl)",
                 )
                 .assume_role_policy_document(TRUST_POLICY)
-                .tags(tag(STACK_TAG, &ctx.names.stack)?);
+                .set_tags(Some(super::iam_tags(&ctx.names)?));
             if let Some(previous) = previous_setting {
                 request = request.tags(tag(PREVIOUS_ROLE_TAG, previous)?);
             }
             let created = request.send().await;
             let role = match created {
                 Ok(out) => out.role.map(|r| r.arn),
-                // A concurrent or interrupted run created it between observe and now.
+                // A concurrent or interrupted run created it between observe and now — or
+                // someone else did: only a role with our tags is taken.
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_entity_already_exists_exception()) =>
                 {
-                    let existing = iam
-                        .get_role()
-                        .role_name(name)
-                        .send()
-                        .await
-                        .map_err(|e| aws_error(&format!("reading IAM role {name}"), &e))?;
-                    existing.role.map(|r| r.arn)
+                    let existing = observe(ctx, name).await?.with_context(|| {
+                        format!("IAM role {name} vanished while it was created")
+                    })?;
+                    let claim = existing.claim(&ctx.names);
+                    if claim != Claim::Ours {
+                        anyhow::bail!(
+                            "{}: not using it",
+                            crate::ownership::Foreign::new(ROLE_KIND, name, &existing.arn, &claim)
+                        );
+                    }
+                    Some(existing.arn)
                 }
                 Err(e) => return Err(aws_error(&format!("creating IAM role {name}"), &e)),
             };
@@ -192,7 +214,7 @@ pub async fn apply(
         }
         iam.attach_role_policy()
             .role_name(name)
-            .policy_arn(MANAGED_POLICY_ARN)
+            .policy_arn(managed_policy_arn(ctx.partition()?))
             .send()
             .await
             .map_err(|e| aws_error(&format!("attaching the logs policy to {name}"), &e))?;
@@ -206,7 +228,7 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     absent_if(
         iam.detach_role_policy()
             .role_name(name)
-            .policy_arn(MANAGED_POLICY_ARN)
+            .policy_arn(managed_policy_arn(ctx.partition()?))
             .send()
             .await,
         |e| e.is_no_such_entity_exception(),
@@ -247,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn the_managed_policy_is_named_in_the_partition() {
+        assert_eq!(
+            managed_policy_arn(Partition::Aws),
+            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+        );
+        assert_eq!(
+            managed_policy_arn(Partition::AwsCn),
+            "arn:aws-cn:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+        );
+    }
+
+    #[test]
     fn role_name_from_arn() {
         assert_eq!(
             role_name_of("arn:aws:iam::123456789012:role/service/chat-dev-apigw-logs"),
@@ -266,6 +300,7 @@ mod tests {
     #[test]
     fn detached_policy_is_planned_alone() {
         let role = Observed {
+            name: "r".into(),
             arn: "arn:aws:iam::1:role/r".into(),
             trusts_apigateway: true,
             tags: vec![],

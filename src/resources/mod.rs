@@ -6,9 +6,11 @@ pub mod account;
 pub mod amplify;
 pub mod api;
 pub mod backend_role;
+pub mod deployment;
 pub mod function;
 pub mod function_url;
 pub mod integrations;
+pub mod log_groups;
 pub mod logs_role;
 pub mod routes;
 pub mod stage;
@@ -28,6 +30,13 @@ pub struct Ctx {
     pub names: Names,
     /// The API Gateway stage name.
     pub stage: String,
+}
+
+impl Ctx {
+    /// The partition of the stack's region, for every ARN chatctl writes.
+    pub fn partition(&self) -> anyhow::Result<crate::partition::Partition> {
+        crate::partition::Partition::of_region(&self.aws.region)
+    }
 }
 
 /// Follows `NextToken` pagination: `fetch(token)` returns one page's items and the token of
@@ -102,6 +111,21 @@ where
     R: std::fmt::Debug,
 {
     anyhow::anyhow!("{what}: {}", describe(error))
+}
+
+/// The stack's ownership tags in IAM's shape.
+pub fn iam_tags(names: &Names) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+    names
+        .tags()
+        .into_iter()
+        .map(|(key, value)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| anyhow::anyhow!("building an IAM tag: {e}"))
+        })
+        .collect()
 }
 
 /// Decodes the percent-encoding IAM applies to policy documents in responses.

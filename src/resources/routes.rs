@@ -1,10 +1,13 @@
 //! Routes and their `$default` route responses. A route is two-way only with a route
 //! response; without one API Gateway sends nothing back, whatever the integration returns.
 
+use std::collections::{BTreeMap, HashMap};
+
 use anyhow::{Context, Result};
+use aws_sdk_apigatewayv2::types::ParameterConstraints;
 
 use super::{Ctx, absent_if, aws_error, collect_pages, integrations};
-use crate::chat_api::{DEFAULT_RESPONSE_KEY, RouteSpec};
+use crate::chat_api::{DEFAULT_RESPONSE_KEY, RouteSpec, Scheme};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::{self, Policy};
 
@@ -17,6 +20,8 @@ pub struct Observed {
     pub key: String,
     pub target: String,
     pub route_response_selection_expression: Option<String>,
+    /// Declared route request parameters → required.
+    pub request_parameters: BTreeMap<String, bool>,
     /// (route response id, key)
     pub responses: Vec<(String, String)>,
 }
@@ -47,6 +52,14 @@ pub async fn observe(ctx: &Ctx, api_id: &str) -> Result<Vec<Observed>> {
                 .route_response_selection_expression()
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
+            request_parameters: r
+                .request_parameters()
+                .map(|p| {
+                    p.iter()
+                        .map(|(k, c)| (k.clone(), c.required().unwrap_or(false)))
+                        .collect()
+                })
+                .unwrap_or_default(),
             responses: Vec::new(),
         });
         Ok((items.collect(), page.next_token().map(str::to_owned)))
@@ -91,6 +104,7 @@ pub struct Binding<'a> {
 /// adopted by URI so the next run does not create a second one.
 pub fn bind<'a>(
     desired: &[RouteSpec],
+    scheme: Scheme,
     routes: &'a [Observed],
     integrations: &'a [integrations::Observed],
 ) -> Vec<Binding<'a>> {
@@ -110,7 +124,7 @@ pub fn bind<'a>(
         .collect();
     for (spec, binding) in desired.iter().zip(bindings.iter_mut()) {
         if binding.integration.is_none() {
-            let uri = spec.integration_uri();
+            let uri = spec.integration_uri(scheme);
             binding.integration = integrations
                 .iter()
                 .find(|i| i.uri == uri && !claimed.contains(&i.id.as_str()));
@@ -177,7 +191,40 @@ pub fn plan(spec: &RouteSpec, binding: &Binding<'_>, integration_replaced: bool)
             wanted_rrse.unwrap_or("(none)"),
         ));
     }
+    if route.request_parameters != spec.route_parameters {
+        changes.push(FieldChange::new(
+            "request_parameters",
+            render_parameters(&route.request_parameters),
+            render_parameters(&spec.route_parameters),
+        ));
+    }
     Step::update_or_keep(KIND, name, changes)
+}
+
+fn render_parameters(parameters: &BTreeMap<String, bool>) -> String {
+    if parameters.is_empty() {
+        return "{}".to_owned();
+    }
+    let items: Vec<String> = parameters
+        .iter()
+        .map(|(k, required)| format!("{k} (required: {required})"))
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// The route's declared parameters in the SDK's shape.
+fn sdk_parameters(spec: &RouteSpec) -> Option<HashMap<String, ParameterConstraints>> {
+    (!spec.route_parameters.is_empty()).then(|| {
+        spec.route_parameters
+            .iter()
+            .map(|(k, required)| {
+                (
+                    k.clone(),
+                    ParameterConstraints::builder().required(*required).build(),
+                )
+            })
+            .collect()
+    })
 }
 
 /// Route-response steps: `$default` on two-way routes, none on the others.
@@ -217,10 +264,13 @@ pub async fn apply(
     let client = &ctx.aws.apigatewayv2;
     let target = format!("integrations/{integration_id}");
     let rrse = spec.route_response_selection_expression();
+    let parameters = sdk_parameters(spec);
     match route {
         Some(existing) => {
+            let parameters_changed = existing.request_parameters != spec.route_parameters;
             let unchanged = existing.target == target
-                && existing.route_response_selection_expression.as_deref() == rrse;
+                && existing.route_response_selection_expression.as_deref() == rrse
+                && !parameters_changed;
             if !unchanged {
                 retry::retry(
                     Policy::conflict(),
@@ -234,11 +284,46 @@ pub async fn apply(
                             .target(&target)
                             // An empty expression removes it: the route becomes one-way.
                             .route_response_selection_expression(rrse.unwrap_or(""))
+                            // UpdateRoute adds and changes the parameters it names...
+                            .set_request_parameters(
+                                parameters.clone().filter(|_| parameters_changed),
+                            )
                             .send()
                     },
                 )
                 .await
                 .map_err(|e| aws_error(&format!("updating route {}", spec.route_key), &e))?;
+            }
+            // ...and keeps the others: a parameter no longer declared is deleted on its own
+            // (as Terraform's aws_apigatewayv2_route does).
+            for stale in existing
+                .request_parameters
+                .keys()
+                .filter(|k| !spec.route_parameters.contains_key(*k))
+            {
+                let result = retry::retry(
+                    Policy::conflict(),
+                    None,
+                    retry::apigatewayv2_conflict,
+                    || {
+                        client
+                            .delete_route_request_parameter()
+                            .api_id(api_id)
+                            .route_id(&existing.id)
+                            .request_parameter_key(stale)
+                            .send()
+                    },
+                )
+                .await;
+                absent_if(result, |e| e.is_not_found_exception()).map_err(|e| {
+                    aws_error(
+                        &format!(
+                            "removing request parameter {stale} of route {}",
+                            spec.route_key
+                        ),
+                        &e,
+                    )
+                })?;
             }
             Ok(existing.id.clone())
         }
@@ -254,6 +339,7 @@ pub async fn apply(
                         .route_key(&spec.route_key)
                         .target(&target)
                         .set_route_response_selection_expression(rrse.map(str::to_owned))
+                        .set_request_parameters(parameters.clone())
                         .send()
                 },
             )
@@ -351,6 +437,17 @@ mod tests {
     use super::*;
     use crate::chat_api::routes;
 
+    fn route(key: &str, target: &str) -> Observed {
+        Observed {
+            id: format!("r-{key}"),
+            key: key.into(),
+            target: target.into(),
+            route_response_selection_expression: None,
+            request_parameters: BTreeMap::new(),
+            responses: vec![],
+        }
+    }
+
     fn integration(id: &str, uri: &str) -> integrations::Observed {
         integrations::Observed {
             id: id.into(),
@@ -367,8 +464,11 @@ mod tests {
     #[test]
     fn an_orphan_integration_is_adopted_by_uri_not_duplicated() {
         let desired = routes();
-        let orphans = vec![integration("i-who", &desired[4].integration_uri())];
-        let bindings = bind(&desired, &[], &orphans);
+        let orphans = vec![integration(
+            "i-who",
+            &desired[4].integration_uri(Scheme::Https),
+        )];
+        let bindings = bind(&desired, Scheme::Https, &[], &orphans);
         assert_eq!(
             bindings[4].integration.map(|i| i.id.as_str()),
             Some("i-who")
@@ -381,19 +481,12 @@ mod tests {
     #[test]
     fn undesired_routes_and_unused_integrations_are_strays() {
         let desired = routes();
-        let old_route = Observed {
-            id: "r-old".into(),
-            key: "broadcast".into(),
-            target: "integrations/i-old".into(),
-            route_response_selection_expression: None,
-            responses: vec![],
-        };
-        let all_routes = [old_route];
+        let all_routes = [route("broadcast", "integrations/i-old")];
         let all_integrations = [integration(
             "i-old",
-            "${stageVariables.backendUrl}/broadcast",
+            "https://${stageVariables.backendHost}/broadcast",
         )];
-        let bindings = bind(&desired, &all_routes, &all_integrations);
+        let bindings = bind(&desired, Scheme::Https, &all_routes, &all_integrations);
         let (r, i) = strays(&desired, &bindings, &all_routes, &all_integrations);
         assert_eq!(r.len(), 1);
         assert_eq!(i.len(), 1);
@@ -403,15 +496,47 @@ mod tests {
     fn one_way_route_with_a_response_loses_it() {
         let spec = &routes()[0];
         let route = Observed {
-            id: "r".into(),
-            key: "$connect".into(),
-            target: "integrations/i".into(),
-            route_response_selection_expression: None,
             responses: vec![("rr".into(), "$default".into())],
+            ..route("$connect", "integrations/i")
         };
         let steps = plan_responses(spec, Some(&route));
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].action, Action::Delete);
+    }
+
+    #[test]
+    fn connect_without_its_declared_query_string_is_an_update() {
+        let spec = &routes()[0];
+        let integrations = [integration("i", &spec.integration_uri(Scheme::Https))];
+        let undeclared = [route("$connect", "integrations/i")];
+        let bindings = bind(
+            std::slice::from_ref(spec),
+            Scheme::Https,
+            &undeclared,
+            &integrations,
+        );
+        let step = plan(spec, &bindings[0], false);
+        assert_eq!(step.action, Action::Update);
+        assert_eq!(step.changes[0].field, "request_parameters");
+        assert_eq!(
+            step.changes[0].new,
+            "{route.request.querystring.name (required: false)}"
+        );
+        let declared = [Observed {
+            request_parameters: spec.route_parameters.clone(),
+            ..route("$connect", "integrations/i")
+        }];
+        let bindings = bind(
+            std::slice::from_ref(spec),
+            Scheme::Https,
+            &declared,
+            &integrations,
+        );
+        assert_eq!(plan(spec, &bindings[0], false).action, Action::Keep);
+        assert_eq!(
+            sdk_parameters(spec).unwrap()["route.request.querystring.name"].required(),
+            Some(false)
+        );
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! The stage: auto-deploy, default route settings (BOTH throttling limits, logging), stage
-//! variables that carry the backend URL and secret, and access logging.
+//! variables that carry the backend host and secret, and access logging.
+//!
+//! UpdateStage merges `StageVariables` into what exists; a variable the definition no
+//! longer has is removed by sending it with an empty value (as Terraform's
+//! aws_apigatewayv2_stage does). With auto-deploy the verdict of the last deployment shows
+//! only in the stage's `LastDeploymentStatusMessage` ([`super::deployment`]).
 //!
 //! Default route settings apply to every route; a throttling limit left out means 0, and a
 //! zero limit answers every request with 429 — so both are always sent, and `status` flags
@@ -32,9 +37,20 @@ pub struct Observed {
     pub variables: BTreeMap<String, String>,
     pub access_log_arn: Option<String>,
     pub access_log_format: Option<String>,
+    /// The deployment the stage serves.
+    pub deployment_id: Option<String>,
+    /// `LastDeploymentStatusMessage` (stages with auto-deploy only).
+    pub last_deployment_message: Option<String>,
 }
 
 impl Observed {
+    /// The message of a failed last deployment: the stage serves an older one (or none).
+    pub fn failed_deployment(&self) -> Option<&str> {
+        self.last_deployment_message
+            .as_deref()
+            .filter(|m| super::deployment::is_failure(m))
+    }
+
     /// A deployed limit of zero (or a missing one, which API Gateway treats as zero).
     pub fn zero_throttling(&self) -> Option<String> {
         let burst = self.throttling_burst_limit.unwrap_or(0);
@@ -96,6 +112,11 @@ pub async fn observe(ctx: &Ctx, api_id: &str, name: &str) -> Result<Option<Obser
             access_log_format: stage
                 .access_log_settings()
                 .and_then(AccessLogSettings::format)
+                .map(str::to_owned),
+            deployment_id: stage.deployment_id().map(str::to_owned),
+            last_deployment_message: stage
+                .last_deployment_status_message()
+                .filter(|m| !m.is_empty())
                 .map(str::to_owned),
         }
     }))
@@ -217,13 +238,20 @@ pub async fn apply(
         .destination_arn(access_log_arn)
         .format(ACCESS_LOG_FORMAT)
         .build();
-    let variables: HashMap<String, String> = desired
+    let mut variables: HashMap<String, String> = desired
         .variables
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let name = &desired.name;
-    if observed.is_some() {
+    if let Some(existing) = observed {
+        for stale in existing
+            .variables
+            .keys()
+            .filter(|k| !desired.variables.contains_key(*k))
+        {
+            variables.insert(stale.clone(), String::new());
+        }
         retry::retry(
             Policy::conflict(),
             None,
@@ -276,7 +304,10 @@ mod tests {
         Desired {
             name: "dev".into(),
             settings: ApiSettings::default(),
-            variables: stage_variables("https://b.example", "s3cret"),
+            variables: stage_variables(
+                &crate::chat_api::BackendEndpoint::parse("https://b.example").unwrap(),
+                "s3cret",
+            ),
             access_log_arn: Some(
                 "arn:aws:logs:eu-west-1:1:log-group:/chatctl/chat-dev/access".into(),
             ),
@@ -296,6 +327,10 @@ mod tests {
             variables: d.variables,
             access_log_arn: d.access_log_arn,
             access_log_format: Some(ACCESS_LOG_FORMAT.into()),
+            deployment_id: Some("d1".into()),
+            last_deployment_message: Some(
+                "Successfully deployed stage with deployment ID 'd1'".into(),
+            ),
         }
     }
 
@@ -315,6 +350,43 @@ mod tests {
             .map(|c| c.field)
             .collect();
         assert_eq!(fields, ["throttling_rate_limit"]);
+    }
+
+    #[test]
+    fn a_variable_the_definition_dropped_is_a_change_to_none() {
+        let mut stage = deployed();
+        stage
+            .variables
+            .insert("backendUrl".into(), "https://old.example".into());
+        let change = changes(&stage, &desired()).remove(0);
+        assert_eq!(
+            (
+                change.field.as_str(),
+                change.old.as_str(),
+                change.new.as_str()
+            ),
+            (
+                "stage_variables.backendUrl",
+                "https://old.example",
+                "(none)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_last_deployment_is_reported() {
+        let mut stage = deployed();
+        assert_eq!(stage.failed_deployment(), None);
+        stage.last_deployment_message = Some(
+            "Deployment attempt failed: Unable to deploy API because no routes exist in this API"
+                .into(),
+        );
+        assert!(
+            stage
+                .failed_deployment()
+                .unwrap()
+                .ends_with("no routes exist in this API")
+        );
     }
 
     #[test]

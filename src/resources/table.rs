@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use chat_handler::schema;
 
 use super::{Ctx, absent_if, aws_error};
+use crate::ownership::{Claim, Found};
 use crate::plan::{Action, FieldChange, Step};
 use crate::retry::scaled;
 
@@ -28,7 +29,9 @@ pub struct Observed {
     pub has_name_index: bool,
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
+/// Reads the table and, when it exists, its tags (DescribeTable does not return them; the
+/// tag read runs only for a table that exists).
+pub async fn observe(ctx: &Ctx) -> Result<Found<Observed>> {
     let name = &ctx.names.table;
     let out = absent_if(
         ctx.aws
@@ -40,7 +43,10 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
         |e| e.is_resource_not_found_exception(),
     )
     .map_err(|e| aws_error(&format!("reading table {name}"), &e))?;
-    Ok(out.and_then(|o| o.table).map(|table| Observed {
+    let Some(table) = out.and_then(|o| o.table) else {
+        return Ok(Found::Absent);
+    };
+    let observed = Observed {
         arn: table.table_arn().unwrap_or_default().to_owned(),
         status: table
             .table_status()
@@ -52,7 +58,18 @@ pub async fn observe(ctx: &Ctx) -> Result<Option<Observed>> {
             .global_secondary_indexes()
             .iter()
             .any(|i| i.index_name() == Some(schema::BY_NAME_INDEX)),
-    }))
+    };
+    let tags = ctx
+        .aws
+        .dynamodb
+        .list_tags_of_resource()
+        .resource_arn(&observed.arn)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("reading the tags of table {name}"), &e))?;
+    let claim = Claim::of(&ctx.names, tags.tags().iter().map(|t| (t.key(), t.value())));
+    let arn = observed.arn.clone();
+    Ok(Found::regional(&claim, observed, KIND, name, &arn))
 }
 
 pub fn plan(ctx: &Ctx, observed: Option<&Observed>) -> Step {
@@ -76,7 +93,8 @@ pub fn plan(ctx: &Ctx, observed: Option<&Observed>) -> Step {
         ));
     }
     // The registry's data is worth nothing once its connections are gone, so a table with
-    // the wrong shape is replaced rather than migrated.
+    // the wrong shape is replaced rather than migrated — but a replace still deletes its
+    // items, which the plan says (and `up` asks before doing).
     if changes.is_empty() {
         Step::new(KIND, name, Action::Keep)
     } else {
@@ -84,8 +102,12 @@ pub fn plan(ctx: &Ctx, observed: Option<&Observed>) -> Step {
             changes,
             ..Step::new(KIND, name, Action::Replace)
         }
+        .losing_data(DATA)
     }
 }
+
+/// What deleting the table loses.
+pub const DATA: &str = "its items (the connection registry)";
 
 fn attribute(name: &str) -> Result<AttributeDefinition> {
     Ok(AttributeDefinition::builder()
@@ -128,12 +150,13 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
         .attribute_definitions(attribute(schema::NAME)?)
         .key_schema(hash_key(schema::CONNECTION_ID)?)
         .global_secondary_indexes(index)
-        .tags(
-            Tag::builder()
-                .key(crate::config::STACK_TAG)
-                .value(&ctx.names.stack)
-                .build()?,
-        )
+        .set_tags(Some(
+            ctx.names
+                .tags()
+                .into_iter()
+                .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                .collect::<Result<Vec<_>, _>>()?,
+        ))
         .send()
         .await;
     match created {
@@ -162,7 +185,11 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
         .send()
         .await
         .map_err(|e| aws_error(&format!("enabling TTL on {name}"), &e))?;
-    Ok(observe(ctx).await?.map(|t| t.arn).unwrap_or_default())
+    Ok(observe(ctx)
+        .await?
+        .ours()
+        .map(|t| t.arn.clone())
+        .unwrap_or_default())
 }
 
 pub async fn delete(ctx: &Ctx) -> Result<()> {

@@ -6,21 +6,28 @@
 //! ```text
 //! logs role ─► policy attachment ─► account setting ─┐
 //! websocket api ─► integration ─► integration response│
-//!                        └──────► route ─► route resp.├─► stage
-//! access log group ───────────────────────────────────┤
-//! Lambda backend (backend.rs; needs the API id) ──────┘
+//!    │                   └──────► route ─► route resp.├─► stage ─┐
+//!    └─► execution log group ─────────────────────────┤          ├─► deployment verdict
+//! access log group ───────────────────────────────────┤          │
+//! Lambda backend (backend.rs; needs the API id) ──────┘          │
+//! (everything above) ────────────────────────────────────────────┘
 //! ```
+//!
+//! On an existing stage whose settings change, integrations and routes wait for the stage:
+//! auto-deploy snapshots the API with the stage variables of the moment.
 
 pub mod backend;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, RouteSpec};
-use crate::config::{Backend, Config};
+use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, BackendEndpoint, RouteSpec, Scheme};
+use crate::config::{Backend, Config, LoggingLevel};
+use crate::ownership::{Claim, Foreign};
 use crate::plan::{Action, Plan, Step};
 use crate::resources::{
-    Ctx, access_log_group, account, amplify, api, function, integrations, logs_role, routes, stage,
+    Ctx, access_log_group, account, amplify, api, deployment, function, integrations, log_groups,
+    logs_role, routes, stage,
 };
 
 /// Everything that exists for the stack (and the shared account setting).
@@ -28,6 +35,10 @@ use crate::resources::{
 pub struct Observed {
     pub account: Option<account::Observed>,
     pub logs_role: Option<logs_role::Observed>,
+    /// The name of the stack's logs role: its region-scoped name, or the name of an adopted
+    /// role an earlier chatctl made without the region. `None` when a foreign role holds
+    /// the stack's name (then no setting naming it is ever the stack's).
+    pub logs_role_name: Option<String>,
     /// Whether the foreign role the account setting names works (None: no foreign role).
     pub foreign_role_works: Option<bool>,
     /// That foreign role, if it exists (its tags tell whether another chatctl stack made it).
@@ -37,18 +48,23 @@ pub struct Observed {
     pub routes: Vec<routes::Observed>,
     pub stage: Option<stage::Observed>,
     pub access_log_group: Option<access_log_group::Observed>,
+    /// The log group API Gateway writes the stage's execution logs to (named after the API).
+    pub execution_log_group: Option<log_groups::Observed>,
     pub backend: backend::Observed,
     /// The frontend's Amplify app(s), found by tag even when `[frontend]` is gone.
     pub amplify: amplify::Observed,
+    /// Resources with the stack's names that are not the stack's (the backend's are in
+    /// `backend.foreign`): never changed or deleted.
+    pub foreign: Vec<Foreign>,
 }
 
 impl Observed {
     /// Whether anything chatctl creates for this stack exists.
-    pub fn is_empty(&self, ctx: &Ctx) -> bool {
+    pub fn is_empty(&self) -> bool {
         let account_is_ours = self
             .account
             .as_ref()
-            .is_some_and(|a| a.names_role(&ctx.names.logs_role));
+            .is_some_and(|a| a.names_role(self.logs_role_name.as_deref()));
         self.logs_role.is_none()
             && self.backend.is_empty()
             && self.amplify.is_empty()
@@ -56,58 +72,120 @@ impl Observed {
             && self.access_log_group.is_none()
             && !account_is_ours
     }
+
+    /// Every resource found under the stack's names that is not the stack's.
+    pub fn all_foreign(&self) -> impl Iterator<Item = &Foreign> {
+        self.foreign.iter().chain(&self.backend.foreign)
+    }
+
+    /// The logs role's name for plans and messages.
+    pub fn logs_role_label<'a>(&'a self, ctx: &'a Ctx) -> &'a str {
+        self.logs_role_name
+            .as_deref()
+            .unwrap_or(ctx.names.logs_role.as_str())
+    }
 }
 
-/// Reads everything of the stack.
+/// Reads everything of the stack. Each read starts as soon as what it needs is known: the
+/// API's children right after GetApis, the role the account setting names right after
+/// GetAccount and the logs role, everything else at once, so the longest chain is GetApis →
+/// GetRoutes → GetRouteResponses.
 pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
+    let names = &ctx.names;
     let lambda_backend = matches!(config.backend, Backend::Lambda(_));
-    let (account, logs_role, apis, access_log_group, backend, amplify) = tokio::try_join!(
-        account::observe(ctx),
-        logs_role::observe(ctx, &ctx.names.logs_role),
-        api::observe(ctx),
+    // The logs role by its name and the account setting at once; a role the setting names
+    // instead is read right after both.
+    let logs_roles = async {
+        let (account, logs_role) = tokio::try_join!(
+            account::observe(ctx),
+            logs_role::observe(ctx, &names.logs_role),
+        )?;
+        let mut foreign = Vec::new();
+        // IAM is global, but the name carries the region: a role there tagged for this stack
+        // (with or without the region tag) is this region's.
+        let (logs_role, logs_role_name) = match logs_role {
+            None => (None, Some(names.logs_role.clone())),
+            Some(role) => match role.claim(names) {
+                Claim::Ours | Claim::Unscoped => (Some(role), Some(names.logs_role.clone())),
+                claim => {
+                    foreign.push(Foreign::new(
+                        logs_role::ROLE_KIND,
+                        &names.logs_role,
+                        &role.arn,
+                        &claim,
+                    ));
+                    (None, None)
+                }
+            },
+        };
+        let named = match account
+            .foreign_role(logs_role_name.as_deref())
+            .and_then(logs_role::role_name_of)
+        {
+            Some(name) => logs_role::observe(ctx, name).await?,
+            None => None,
+        };
+        Ok::<_, anyhow::Error>((account, logs_role, logs_role_name, named, foreign))
+    };
+    let apis_and_children = async {
+        let apis = api::observe(ctx).await?;
+        let children = match apis.primary() {
+            Some(primary) => {
+                let execution_logs = log_groups::execution_log_group(&primary.id, &ctx.stage);
+                tokio::try_join!(
+                    integrations::observe(ctx, &primary.id),
+                    routes::observe(ctx, &primary.id),
+                    stage::observe(ctx, &primary.id, &ctx.stage),
+                    log_groups::find(ctx, &execution_logs),
+                )?
+            }
+            None => (Vec::new(), Vec::new(), None, None),
+        };
+        Ok::<_, anyhow::Error>((apis, children))
+    };
+    let (
+        (account, mut logs_role, mut logs_role_name, mut named, mut foreign),
+        (apis, (integrations, routes, stage, execution_log_group)),
+        access_log_group,
+        backend,
+        amplify,
+    ) = tokio::try_join!(
+        logs_roles,
+        apis_and_children,
         access_log_group::observe(ctx),
         backend::observe(ctx, lambda_backend),
         amplify::observe(ctx, config.frontend.as_ref()),
     )?;
-    let foreign_role = account
-        .foreign_role(&ctx.names.logs_role)
-        .and_then(logs_role::role_name_of)
-        .map(str::to_owned);
-    let foreign_check = async {
-        match foreign_role {
-            Some(name) => Ok::<_, anyhow::Error>(logs_role::observe(ctx, &name).await?),
-            None => Ok(None),
-        }
-    };
-    let children = async {
-        match apis.primary() {
-            Some(primary) => {
-                let (integrations, routes, stage) = tokio::try_join!(
-                    integrations::observe(ctx, &primary.id),
-                    routes::observe(ctx, &primary.id),
-                    stage::observe(ctx, &primary.id, &ctx.stage),
-                )?;
-                Ok::<_, anyhow::Error>((integrations, routes, stage))
-            }
-            None => Ok((Vec::new(), Vec::new(), None)),
-        }
-    };
-    let (foreign, (integrations, routes, stage)) = tokio::try_join!(foreign_check, children)?;
+    let access_log_group = access_log_group.sort(&mut foreign);
+    // A stack deployed before role names carried the region set the account setting to
+    // `{stack}-apigw-logs`, tagged for the stack alone: that role is adopted as the stack's.
+    if logs_role.is_none()
+        && logs_role_name.is_some()
+        && let Some(role) = named.take_if(|role| {
+            role.name == names.legacy_logs_role && role.claim(names) == Claim::Unscoped
+        })
+    {
+        logs_role_name = Some(role.name.clone());
+        logs_role = Some(role);
+    }
     let foreign_role_works = account
-        .foreign_role(&ctx.names.logs_role)
-        .map(|_| foreign.as_ref().is_some_and(|r| r.trusts_apigateway));
+        .foreign_role(logs_role_name.as_deref())
+        .map(|_| named.as_ref().is_some_and(|r| r.trusts_apigateway));
     Ok(Observed {
         account: Some(account),
         logs_role,
+        logs_role_name,
         foreign_role_works,
-        foreign_role: foreign,
+        foreign_role: named,
         apis,
         integrations,
         routes,
         stage,
         access_log_group,
+        execution_log_group,
         backend,
         amplify,
+        foreign,
     })
 }
 
@@ -115,6 +193,8 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
 #[derive(Debug, Clone)]
 pub struct Desired {
     pub routes: Vec<RouteSpec>,
+    /// Written literally in every integration URI (the host is a stage variable).
+    pub backend_scheme: Scheme,
     pub stage: stage::Desired,
     pub take_over_cloudwatch_role: bool,
     /// The Lambda backend; `None` with another backend kind.
@@ -148,7 +228,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
         .as_ref()
         .and_then(|s| s.variables.get(BACKEND_SECRET_VARIABLE).cloned())
         .filter(|s| !s.is_empty());
-    let (backend_url, secret, lambda) = match &config.backend {
+    let (backend, secret, lambda) = match &config.backend {
         Backend::Http { url } => {
             let secret = std::env::var(BACKEND_SECRET_ENV)
                 .ok()
@@ -164,7 +244,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                     "backend.kind = \"http\" needs the shared secret your backend checks: set {BACKEND_SECRET_ENV} (letters and digits, at least 32 characters)"
                 ),
             };
-            (url.clone(), secret, None)
+            (BackendEndpoint::parse(url)?, secret, None)
         }
         Backend::Lambda(_) => {
             // Stateless: the secret lives in the deployed stage and function.
@@ -179,19 +259,28 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                 .code
                 .clone()
                 .context("the Lambda backend needs the handler package")?;
-            let url = observed
-                .backend
-                .url()
-                .map_or_else(|| BACKEND_URL_AFTER_APPLY.to_owned(), str::to_owned);
-            (url, secret.clone(), Some(backend::Desired { secret, code }))
+            // A function URL is always https.
+            let endpoint = match observed.backend.url() {
+                Some(url) => BackendEndpoint::parse(url)?,
+                None => BackendEndpoint {
+                    scheme: Scheme::Https,
+                    host: BACKEND_HOST_AFTER_APPLY.to_owned(),
+                },
+            };
+            (
+                endpoint,
+                secret.clone(),
+                Some(backend::Desired { secret, code }),
+            )
         }
     };
     Ok(Desired {
         routes: chat_api::routes(),
+        backend_scheme: backend.scheme,
         stage: stage::Desired {
             name: config.stage.clone(),
             settings: config.api.clone(),
-            variables: chat_api::stage_variables(&backend_url, &secret),
+            variables: chat_api::stage_variables(&backend, &secret),
             access_log_arn: observed.access_log_group.as_ref().map(|g| g.arn.clone()),
         },
         take_over_cloudwatch_role: options.take_over_cloudwatch_role,
@@ -207,7 +296,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
 }
 
 /// Shown in plans until the function URL exists.
-const BACKEND_URL_AFTER_APPLY: &str = "(function URL, known after apply)";
+const BACKEND_HOST_AFTER_APPLY: &str = "(function URL host, known after apply)";
 
 /// Stage variable values allow only `[A-Za-z0-9-._~:/?#&=,]`.
 fn validate_secret(secret: &str) -> Result<()> {
@@ -219,26 +308,54 @@ fn validate_secret(secret: &str) -> Result<()> {
     Ok(())
 }
 
-fn account_decision(ctx: &Ctx, observed: &Observed, desired: &Desired) -> account::Decision {
+fn account_decision(observed: &Observed, desired: &Desired) -> account::Decision {
     let current = observed
         .account
         .clone()
         .unwrap_or(account::Observed { role_arn: None });
     account::decide(
         &current,
-        &ctx.names.logs_role,
+        observed.logs_role_name.as_deref(),
         observed.foreign_role_works,
         desired.take_over_cloudwatch_role,
     )
 }
 
+/// The foreign resources the configuration needs: ones that hold a name the stack would
+/// create, update or use. `plan` and `up` stop on them; others (say, a table of that name
+/// while the backend is not on Lambda) are left alone and do not matter.
+pub fn conflicts<'a>(ctx: &Ctx, observed: &'a Observed, desired: &Desired) -> Vec<&'a Foreign> {
+    let names = &ctx.names;
+    let mut wanted = vec![names.access_log_group.as_str()];
+    if !matches!(
+        account_decision(observed, desired),
+        account::Decision::KeepForeign(_)
+    ) {
+        wanted.push(names.logs_role.as_str());
+    }
+    if desired.backend.is_some() {
+        wanted.extend([
+            names.table.as_str(),
+            names.function.as_str(),
+            names.function_log_group.as_str(),
+            // An adopted role of an earlier chatctl stands in for the stack's name.
+            observed.backend.role_name(ctx),
+        ]);
+    }
+    observed
+        .all_foreign()
+        .filter(|f| wanted.contains(&f.name.as_str()))
+        .collect()
+}
+
 /// The plan: one step per resource, in dependency order.
 pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) -> Result<Plan> {
     let mut steps = Vec::new();
-    let decision = account_decision(ctx, observed, desired);
+    let decision = account_decision(observed, desired);
     let role_needed = !matches!(decision, account::Decision::KeepForeign(_));
+    let role_name = observed.logs_role_label(ctx);
     steps.extend(logs_role::plan(
-        &ctx.names.logs_role,
+        role_name,
         observed.logs_role.as_ref(),
         role_needed,
     ));
@@ -246,12 +363,18 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         .account
         .clone()
         .unwrap_or(account::Observed { role_arn: None });
-    steps.push(account::plan(&decision, &current, &ctx.names.logs_role));
+    steps.push(account::plan(&decision, &current, role_name));
     steps.extend(api::plan(ctx, &observed.apis));
 
-    let bindings = routes::bind(&desired.routes, &observed.routes, &observed.integrations);
+    let bindings = routes::bind(
+        &desired.routes,
+        desired.backend_scheme,
+        &observed.routes,
+        &observed.integrations,
+    );
     for (spec, binding) in desired.routes.iter().zip(&bindings) {
-        let integration_step = integrations::plan(spec, binding.integration);
+        let integration_step =
+            integrations::plan(spec, desired.backend_scheme, binding.integration);
         let replaced = integration_step.action == Action::Replace;
         steps.push(integration_step);
         steps.extend(integrations::plan_responses(
@@ -270,8 +393,12 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
     steps.extend(stray_routes.iter().map(|r| {
         Step::new(routes::KIND, r.key.clone(), Action::Delete).with_note("not in the chat API")
     }));
+    // An integration no route uses is what a run killed while re-pointing a route leaves:
+    // removing it is repair.
     steps.extend(stray_integrations.iter().map(|i| {
-        Step::new(integrations::KIND, i.id.clone(), Action::Delete).with_note("used by no route")
+        Step::new(integrations::KIND, i.id.clone(), Action::Delete)
+            .with_note("used by no route")
+            .as_leftover()
     }));
     steps.extend(backend::plan(
         ctx,
@@ -280,16 +407,59 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         desired.backend.as_ref(),
         observed.apis.primary(),
     )?);
+    let retention = config.api.log_retention_days;
     steps.push(access_log_group::plan(
         ctx,
         observed.access_log_group.as_ref(),
+        retention,
     ));
+    steps.extend(execution_log_group_step(ctx, config, observed));
     steps.push(stage::plan(observed.stage.as_ref(), &desired.stage));
+    steps.extend(deployment::plan(
+        &ctx.stage,
+        observed
+            .stage
+            .as_ref()
+            .and_then(stage::Observed::failed_deployment),
+    ));
     steps.extend(amplify::plan(&observed.amplify, desired.frontend.as_ref()));
     Ok(Plan {
         stack: ctx.names.stack.clone(),
         region: config.region.clone(),
         steps,
+    })
+}
+
+/// The execution-log group's step: API Gateway makes the group when logging is on, so
+/// chatctl makes it first (with the retention) and keeps one that exists.
+fn execution_log_group_step(ctx: &Ctx, config: &Config, observed: &Observed) -> Option<Step> {
+    let logging = config.api.logging_level != LoggingLevel::Off;
+    if !logging && observed.execution_log_group.is_none() {
+        return None;
+    }
+    let api_id = observed
+        .apis
+        .primary()
+        .map_or("{new api id}", |api| api.id.as_str());
+    Some(log_groups::plan(
+        &log_groups::execution_log_group(api_id, &ctx.stage),
+        observed.execution_log_group.as_ref(),
+        config.api.log_retention_days,
+    ))
+}
+
+/// Whether the plan changes the API itself (what an auto-deploy stage redeploys on).
+fn changes_the_api(plan: &Plan) -> bool {
+    plan.steps.iter().any(|s| {
+        s.is_change()
+            && matches!(
+                s.kind,
+                integrations::KIND
+                    | integrations::RESPONSE_KIND
+                    | routes::KIND
+                    | routes::RESPONSE_KIND
+                    | api::KIND
+            )
     })
 }
 
@@ -309,6 +479,18 @@ pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
         callback_url: api::callback_url(api, &config.region, &config.stage),
         site_url: None,
     }
+}
+
+/// The stack's API once the API chain has created or found it.
+pub(crate) async fn api_when_ready(
+    ready: &mut tokio::sync::watch::Receiver<Option<api::Observed>>,
+) -> Result<api::Observed> {
+    ready
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
+        .clone()
+        .context("the WebSocket API was not created")
 }
 
 /// Runs `future` as the step `label`, showing progress.
@@ -337,9 +519,9 @@ pub async fn apply(
     desired: &Desired,
     plan: &Plan,
 ) -> Result<Applied> {
-    let decision = account_decision(ctx, observed, desired);
+    let decision = account_decision(observed, desired);
     let role_chain = async {
-        let role_name = &ctx.names.logs_role;
+        let role_name = observed.logs_role_label(ctx);
         let role_changes = changes(plan, logs_role::ROLE_KIND, role_name)
             || plan
                 .steps
@@ -382,6 +564,11 @@ pub async fn apply(
     // The backend needs the API id (policy, callback URL) but not its routes: it gets the
     // API through this channel as soon as it exists.
     let (api_ready, api_for_backend) = tokio::sync::watch::channel(None::<api::Observed>);
+    // An auto-deploy stage deploys each change of the API with the stage variables it has at
+    // that moment: an existing stage gets its new variables before the integrations that
+    // read them change (a new stage has them from its creation).
+    let (stage_ready, mut stage_done) = tokio::sync::watch::channel(false);
+    let wait_for_stage = observed.stage.is_some() && changes(plan, stage::KIND, &ctx.stage);
     let api_chain = async {
         let primary = observed.apis.primary();
         let api_label = api::plan(ctx, &observed.apis)
@@ -404,21 +591,29 @@ pub async fn apply(
                 )
             }));
         api_ready.send_replace(Some(api.clone()));
-        let children = apply_children(ctx, observed, desired, &api.id);
+        let children = async {
+            if wait_for_stage {
+                stage_done
+                    .wait_for(|done| *done)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the stage was not updated"))?;
+            }
+            apply_children(ctx, observed, desired, &api.id).await
+        };
         tokio::try_join!(duplicates, children)?;
         Ok::<_, anyhow::Error>(api)
     };
     let backend_chain = async {
         match &desired.backend {
             Some(wanted) => Ok::<_, anyhow::Error>(Some(
-                backend::apply(
+                Box::pin(backend::apply(
                     ctx,
                     config,
                     &observed.backend,
                     wanted,
                     &plan.steps,
                     api_for_backend,
-                )
+                ))
                 .await?,
             )),
             None => Ok(None),
@@ -433,7 +628,11 @@ pub async fn apply(
             step(
                 ctx,
                 label,
-                access_log_group::apply(ctx, observed.access_log_group.as_ref()),
+                access_log_group::apply(
+                    ctx,
+                    observed.access_log_group.as_ref(),
+                    config.api.log_retention_days,
+                ),
             )
             .await
         } else {
@@ -445,25 +644,50 @@ pub async fn apply(
         }
     };
 
-    // The stage needs the API, the account setting (logging), the log group and the backend
+    // API Gateway creates the execution-log group on its own (without retention) once logging
+    // is on; made first, it has the stack's tags and retention from the start.
+    let mut api_for_logs = api_ready.subscribe();
+    let execution_log_chain = async {
+        if let Some(group) = execution_log_group_step(ctx, config, observed)
+            && group.is_change()
+        {
+            let api = api_when_ready(&mut api_for_logs).await?;
+            let name = log_groups::execution_log_group(&api.id, &ctx.stage);
+            step(
+                ctx,
+                Step {
+                    name: name.clone(),
+                    ..group
+                }
+                .label(),
+                log_groups::ensure(
+                    ctx,
+                    &name,
+                    observed.execution_log_group.as_ref(),
+                    config.api.log_retention_days,
+                ),
+            )
+            .await?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+
+    // The stage needs the API, the account setting (logging), the log groups and the backend
     // URL — but not the routes: with auto-deploy, routes created after it still go live.
     let mut api_for_stage = api_ready.subscribe();
     let stage_chain = async {
-        let ((), log_arn, function_url) = tokio::try_join!(role_chain, log_chain, backend_chain)?;
-        let api = api_for_stage
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| anyhow::anyhow!("the WebSocket API was not created"))?
-            .clone()
-            .context("the WebSocket API was not created")?;
+        let ((), log_arn, function_url, ()) =
+            tokio::try_join!(role_chain, log_chain, backend_chain, execution_log_chain)?;
+        let api = api_when_ready(&mut api_for_stage).await?;
         let mut stage_desired = stage::Desired {
             access_log_arn: Some(log_arn.clone()),
             ..desired.stage.clone()
         };
         if let Some(url) = function_url {
-            stage_desired
-                .variables
-                .insert(chat_api::BACKEND_URL_VARIABLE.to_owned(), url);
+            stage_desired.variables.insert(
+                chat_api::BACKEND_HOST_VARIABLE.to_owned(),
+                BackendEndpoint::parse(&url)?.host,
+            );
         }
         let stage_step = stage::plan(observed.stage.as_ref(), &stage_desired);
         if stage_step.is_change() {
@@ -480,9 +704,30 @@ pub async fn apply(
             )
             .await?;
         }
+        stage_ready.send_replace(true);
         Ok::<_, anyhow::Error>(())
     };
     let (api, ()) = tokio::try_join!(api_chain, stage_chain)?;
+    // The deployment's verdict: a change API Gateway could not deploy fails only there.
+    let redeploy = plan
+        .steps
+        .iter()
+        .any(|s| s.kind == deployment::KIND && s.is_change())
+        && !changes_the_api(plan);
+    if redeploy {
+        step(
+            ctx,
+            format!("~ deploy  stage {}", ctx.stage),
+            deployment::redeploy(ctx, &api.id, &ctx.stage),
+        )
+        .await?;
+    }
+    step(
+        ctx,
+        format!("  check   deployment of stage {}", ctx.stage),
+        deployment::settle(ctx, &api.id, &ctx.stage),
+    )
+    .await?;
     // A backend of another kind left from an earlier configuration goes once the stage no
     // longer points at it.
     if desired.backend.is_none() && !observed.backend.is_empty() {
@@ -544,20 +789,28 @@ async fn apply_children(
         } else {
             (&observed.routes, &observed.integrations)
         };
-    let bindings = routes::bind(&desired.routes, route_list, integration_list);
+    let scheme = desired.backend_scheme;
+    let bindings = routes::bind(&desired.routes, scheme, route_list, integration_list);
     let chains = desired
         .routes
         .iter()
         .zip(&bindings)
         .map(|(spec, binding)| async move {
-            let integration_step = integrations::plan(spec, binding.integration);
+            let integration_step = integrations::plan(spec, scheme, binding.integration);
             let replaced = integration_step.action == Action::Replace;
             let existing = binding.integration.filter(|_| !replaced);
             let integration_id = if integration_step.is_change() {
                 step(
                     ctx,
                     integration_step.label(),
-                    integrations::apply(ctx, api_id, spec, existing, integration_step.action),
+                    integrations::apply(
+                        ctx,
+                        api_id,
+                        spec,
+                        scheme,
+                        existing,
+                        integration_step.action,
+                    ),
                 )
                 .await?
             } else {
@@ -663,6 +916,16 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
             .with_note("with its routes, integrations and stage"),
         );
     }
+    if let (Some(api), Some(_)) = (observed.apis.primary(), &observed.execution_log_group) {
+        steps.push(
+            Step::new(
+                log_groups::KIND,
+                log_groups::execution_log_group(&api.id, &ctx.stage),
+                Action::Delete,
+            )
+            .with_note("API Gateway's execution logs"),
+        );
+    }
     steps.extend(backend::teardown_steps(ctx, &observed.backend));
     steps.extend(amplify::teardown_plan(&observed.amplify));
     if observed.access_log_group.is_some() {
@@ -679,17 +942,19 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
             None => format!("clear: it names {role}"),
         };
         steps.push(Step::new(account::KIND, account::NAME, Action::Update).with_note(note));
-        if *role != ctx.names.logs_role {
+        if Some(role.as_str()) != observed.logs_role_name.as_deref() {
             steps.push(
                 Step::new(logs_role::ROLE_KIND, role.clone(), Action::Delete)
                     .with_note("left by a deleted chatctl stack for this one"),
             );
         }
     }
-    if observed.logs_role.is_some() && !matches!(release, Release::KeepForOthers(_)) {
+    if let Some(role) = &observed.logs_role
+        && !matches!(release, Release::KeepForOthers(_))
+    {
         steps.push(Step::new(
             logs_role::ROLE_KIND,
-            ctx.names.logs_role.clone(),
+            role.name.clone(),
             Action::Delete,
         ));
     }
@@ -720,12 +985,16 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
     let Some(account) = observed.account.as_ref() else {
         return Release::NotOurs;
     };
-    if account.names_role(&ctx.names.logs_role) {
+    if let Some(our_role) = observed
+        .logs_role_name
+        .as_deref()
+        .filter(|name| account.names_role(Some(name)))
+    {
         if !observed.apis.other_stacks.is_empty() {
             return Release::KeepForOthers(observed.apis.other_stacks.iter().cloned().collect());
         }
         return Release::Release {
-            role: ctx.names.logs_role.clone(),
+            role: our_role.to_owned(),
             previous: observed
                 .logs_role
                 .as_ref()
@@ -735,11 +1004,16 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
     }
     // A chatctl stack that was deleted while others (this one) still logged through its
     // role kept the role and the setting; the last chatctl stack in the region to go
-    // releases them, so nothing is left behind.
+    // releases them, so nothing is left behind. Only a role of this region: IAM is global,
+    // and a role tagged for another region serves that region's stack.
     let orphan = observed.foreign_role.as_ref().filter(|role| {
+        let of_this_region = role
+            .tag(crate::config::REGION_TAG)
+            .is_none_or(|region| region == ctx.names.region);
         role.tag(crate::config::STACK_TAG).is_some_and(|stack| {
             stack != ctx.names.stack && !observed.apis.other_stacks.contains(stack)
-        }) && observed.apis.other_stacks.is_empty()
+        }) && of_this_region
+            && observed.apis.other_stacks.is_empty()
     });
     match (
         orphan,
@@ -761,13 +1035,26 @@ pub fn release_decision(ctx: &Ctx, observed: &Observed) -> Release {
 pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<amplify::Teardown> {
     let access = amplify::GitHubAccess::from_env(&config.github_api_url);
     let frontend = amplify::destroy(ctx, &access, &observed.amplify);
-    // DeleteApi removes the API's routes, integrations, responses and stage with it.
-    let apis = futures::future::try_join_all(observed.apis.ours.iter().map(|a| {
+    // DeleteApi removes the API's routes, integrations, responses and stage with it, but not
+    // the execution-log group API Gateway made for the stage: that goes first, while the API
+    // id that names it is still known (a run killed in between finds the API again).
+    let apis = futures::future::try_join_all(observed.apis.ours.iter().map(|a| async move {
+        let execution_logs = log_groups::execution_log_group(&a.id, &ctx.stage);
+        let primary = observed.apis.primary().is_some_and(|p| p.id == a.id);
+        if !primary || observed.execution_log_group.is_some() {
+            step(
+                ctx,
+                format!("- delete  log group {execution_logs}"),
+                log_groups::delete(ctx, &execution_logs),
+            )
+            .await?;
+        }
         step(
             ctx,
             format!("- delete  websocket api {} ({})", a.name, a.id),
             api::delete(ctx, &a.id),
         )
+        .await
     }));
     let log_group = async {
         if observed.access_log_group.is_some() {
@@ -805,7 +1092,7 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
                     _ => account::clear(ctx, Some(&task)).await,
                 };
                 finish(task, result)?;
-                if *role != ctx.names.logs_role {
+                if Some(role.as_str()) != observed.logs_role_name.as_deref() {
                     step(
                         ctx,
                         format!("- delete  iam role {role} (left for this stack)"),
@@ -816,13 +1103,15 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
             }
             Release::KeepForOthers(stacks) => ctx.ui.note(&format!(
                 "kept IAM role {} and the account's CloudWatch Logs setting: stack(s) {} in this region log through it",
-                ctx.names.logs_role,
+                observed.logs_role_label(ctx),
                 stacks.join(", ")
             )),
             Release::NotOurs => {}
         }
-        if observed.logs_role.is_some() && !matches!(release, Release::KeepForOthers(_)) {
-            let name = &ctx.names.logs_role;
+        if let Some(role) = &observed.logs_role
+            && !matches!(release, Release::KeepForOthers(_))
+        {
+            let name = &role.name;
             step(
                 ctx,
                 format!("- delete  iam role {name}"),
@@ -860,6 +1149,22 @@ pub struct ResourceStatus {
     pub changes: Vec<crate::plan::FieldChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// `status`'s state of a resource that blocks `up` (see [`conflicts`]).
+pub const FOREIGN_STATE: &str = "foreign";
+
+pub fn foreign_status(foreign: &Foreign) -> ResourceStatus {
+    ResourceStatus {
+        kind: foreign.kind,
+        name: foreign.name.clone(),
+        state: FOREIGN_STATE,
+        changes: Vec::new(),
+        note: Some(format!(
+            "{}; {}; `chatctl up` stops until it is gone or the stack has other names",
+            foreign.arn, foreign.reason
+        )),
+    }
 }
 
 pub fn statuses(plan: &Plan) -> Vec<ResourceStatus> {

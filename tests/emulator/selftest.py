@@ -57,11 +57,11 @@ def test(fn: Callable[[], None]) -> Callable[[], None]:
 
 # --- helpers -------------------------------------------------------------------
 
-def client(service: str) -> Any:
+def client(service: str, region: str = REGION) -> Any:
     return boto3.client(
         service,
         endpoint_url=BASE,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id="AKIDEMULATOR",
         aws_secret_access_key="emulator-secret",
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
@@ -129,9 +129,16 @@ def calls() -> list[dict[str, Any]]:
     return control("GET", "/calls")
 
 
-def github_setup(scopes: list[str] | None = None, token: str = "ghp_good") -> None:
+def github_setup(scopes: list[str] | None = None, token: str = "ghp_good", app_installed: bool = True) -> None:
+    """acme/chat-web, a classic token, and the Amplify GitHub App of REGION installed."""
     control("POST", "/github/repos", {"owner": "acme", "name": "chat-web"})
     control("POST", "/github/tokens", {"token": token, "scopes": scopes if scopes is not None else ["repo", "admin:repo_hook"]})
+    if app_installed:
+        control("POST", "/github/installations", {"app": f"aws-amplify-{REGION}", "owner": "acme", "repos": ["chat-web"]})
+
+
+def repo_state() -> dict[str, Any]:
+    return control("GET", "/github/repos/acme/chat-web")
 
 
 # --- tests ---------------------------------------------------------------------
@@ -228,6 +235,14 @@ def update_account_quota() -> None:
     apigw.update_account(patchOperations=patch)
 
 
+def set_account_role() -> str:
+    """Points the account's CloudWatch Logs setting at a working role (stages that log need it)."""
+    arn = create_role("apigw-logs")
+    client("apigateway").update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}])
+    return arn
+
+
 def websocket_api(name: str = "chat-dev") -> dict[str, Any]:
     return client("apigatewayv2").create_api(
         Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action",
@@ -284,13 +299,13 @@ def apigwv2_integrations_and_routes() -> None:
     }
     integ = v2.create_integration(
         ApiId=api_id, IntegrationType="HTTP", IntegrationMethod="POST",
-        IntegrationUri="${stageVariables.backendUrl}/sendmessage", RequestParameters=params,
+        IntegrationUri="https://${stageVariables.backendHost}/sendmessage", RequestParameters=params,
         PassthroughBehavior="WHEN_NO_MATCH", TimeoutInMillis=10000, TemplateSelectionExpression="\\$default")
     assert integ["ResponseMetadata"]["HTTPStatusCode"] == 201
     iid = integ["IntegrationId"]
     got = v2.get_integration(ApiId=api_id, IntegrationId=iid)
     assert got["RequestParameters"] == params and got["TimeoutInMillis"] == 10000
-    assert got["IntegrationUri"] == "${stageVariables.backendUrl}/sendmessage"
+    assert got["IntegrationUri"] == "https://${stageVariables.backendHost}/sendmessage"
     assert got["PassthroughBehavior"] == "WHEN_NO_MATCH" and got["TemplateSelectionExpression"] == "\\$default"
     assert got["ConnectionType"] == "INTERNET" and got["PayloadFormatVersion"] == "1.0", got
     assert got["IntegrationResponseSelectionExpression"] == "${integration.response.statuscode}", got
@@ -337,6 +352,8 @@ def apigwv2_integrations_and_routes() -> None:
 def apigwv2_stage_round_trip() -> None:
     v2 = client("apigatewayv2")
     api_id = websocket_api()["ApiId"]
+    # Logging needs the account's CloudWatch role (strict_logging_needs_the_account_role).
+    set_account_role()
     drs = {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50.0, "LoggingLevel": "INFO",
            "DataTraceEnabled": False, "DetailedMetricsEnabled": True}
     logs = {"DestinationArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/chat/dev", "Format": '{"requestId":"$context.requestId"}'}
@@ -354,12 +371,12 @@ def apigwv2_stage_round_trip() -> None:
     assert got["AccessLogSettings"] == logs and got["AutoDeploy"] is True
     assert got["Tags"] == {"chatctl:stack": "chat-dev"}
     assert [s["StageName"] for s in v2.get_stages(ApiId=api_id)["Items"]] == ["dev"]
-    # Only the given fields change; route settings merge, stage variables are replaced.
+    # Only the given fields change; route settings and stage variables merge.
     upd = v2.update_stage(ApiId=api_id, StageName="dev",
                           DefaultRouteSettings={"ThrottlingBurstLimit": 200, "ThrottlingRateLimit": 75.0},
                           StageVariables={"backendUrl": "https://c.example"})
     assert upd["DefaultRouteSettings"] == dict(drs, ThrottlingBurstLimit=200, ThrottlingRateLimit=75.0), upd["DefaultRouteSettings"]
-    assert upd["StageVariables"] == {"backendUrl": "https://c.example"}
+    assert upd["StageVariables"] == {"backendUrl": "https://c.example", "backendSecret": "s3cr3t"}
     assert upd["AccessLogSettings"] == logs and upd["AutoDeploy"] is True
     upd = v2.update_stage(ApiId=api_id, StageName="dev", AutoDeploy=False,
                           DefaultRouteSettings={"LoggingLevel": "ERROR"},
@@ -476,9 +493,65 @@ def logs_groups_and_lock() -> None:
     logs.tag_resource(resourceArn=arn.removesuffix(":*"), tags={"lease": "123"})
     tags = logs.list_tags_for_resource(resourceArn=arn.removesuffix(":*"))["tags"]
     assert tags == {"owner": "host-1", "lease": "123"}, tags
+    # Lease streams: creation is exclusive; the newest event of the newest stream is read back.
+    for generation in ("00000000", "00000001"):
+        logs.create_log_stream(logGroupName="/chatctl/lock/chat-dev", logStreamName=f"lease-1-{generation}")
+    expect_error("ResourceAlreadyExistsException",
+                 lambda: logs.create_log_stream(logGroupName="/chatctl/lock/chat-dev",
+                                                logStreamName="lease-1-00000001"), status=400)
+    now_ms = int(time.time() * 1000)  # events older than 14 days are rejected
+    for n, message in enumerate(["owner=a expires=1", "owner=a expires=2"]):
+        logs.put_log_events(logGroupName="/chatctl/lock/chat-dev", logStreamName="lease-1-00000001",
+                            logEvents=[{"timestamp": now_ms + n, "message": message}])
+    streams = logs.describe_log_streams(logGroupName="/chatctl/lock/chat-dev", logStreamNamePrefix="lease-1-",
+                                        orderBy="LogStreamName", descending=True, limit=1)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["lease-1-00000001"], streams
+    newest = logs.get_log_events(logGroupName="/chatctl/lock/chat-dev", logStreamName="lease-1-00000001",
+                                 startFromHead=False, limit=1)["events"]
+    assert [e["message"] for e in newest] == ["owner=a expires=2"], newest
     logs.delete_log_group(logGroupName="/chatctl/lock/chat-dev")
     assert logs.describe_log_groups(logGroupNamePrefix="/chatctl/lock/")["logGroups"] == []
     expect_error("ResourceNotFoundException", lambda: logs.delete_log_group(logGroupName="/chatctl/lock/chat-dev"))
+
+
+@test
+def logs_filter_interleaves_streams_and_pages() -> None:
+    logs = client("logs")
+    group = "/chatctl/chat-dev/access"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="b")
+    logs.create_log_stream(logGroupName=group, logStreamName="a")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="b",
+                        logEvents=[{"timestamp": now + 10, "message": "b1"}, {"timestamp": now + 30, "message": "b2"}])
+    logs.put_log_events(logGroupName=group, logStreamName="a",
+                        logEvents=[{"timestamp": now, "message": "a1"}, {"timestamp": now + 20, "message": "a2"},
+                                   {"timestamp": now + 30, "message": "a3"}])
+    # Always interleaved in time order, as AWS has answered since 2019, whatever `interleaved`
+    # says; equal timestamps in ingestion order (b2 was put before a3).
+    for interleaved in (None, False, True):
+        kwargs = {} if interleaved is None else {"interleaved": interleaved}
+        got = logs.filter_log_events(logGroupName=group, **kwargs)
+        assert [e["message"] for e in got["events"]] == ["a1", "b1", "a2", "b2", "a3"], got["events"]
+        assert "nextToken" not in got or got["nextToken"] is None, got
+    got = logs.filter_log_events(logGroupName=group, startTime=now + 20)
+    assert [e["message"] for e in got["events"]] == ["a2", "b2", "a3"]
+    # Pages: the page_size knob caps them; the token resumes after the last event.
+    control("POST", "/faults", {"page_size": 2})
+    pages, token = [], None
+    while True:
+        page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+        pages.append([e["message"] for e in page["events"]])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert pages == [["a1", "b1"], ["a2", "b2"], ["a3"]], pages
+    got = logs.filter_log_events(logGroupName=group, nextToken="someone-else@1")
+    assert got["events"] == [], got
+    expect_error("ResourceNotFoundException", lambda: logs.filter_log_events(logGroupName="/missing"))
+    # GetLogEvents reads one stream, oldest first from the head.
+    one = logs.get_log_events(logGroupName=group, logStreamName="a", startFromHead=True)
+    assert [e["message"] for e in one["events"]] == ["a1", "a2", "a3"]
 
 
 @test
@@ -700,32 +773,107 @@ def github_pagination() -> None:
 
 
 @test
-def github_keys_and_scopes() -> None:
+def github_classic_scopes() -> None:
     github_setup()
-    control("POST", "/github/tokens", {"token": "ghp_readonly", "scopes": ["read:org"]})
     key = {"title": "deploy", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyMaterial1234567890abcdefghi", "read_only": True}
-    status, headers, body = http("POST", "/github/repos/acme/chat-web/keys", key, token="ghp_readonly")
-    assert status == 403 and body["message"] == "Resource not accessible by personal access token", body
-    assert headers["X-Accepted-OAuth-Scopes"] and headers["X-OAuth-Scopes"] == "read:org"
-    status, _, body = http("POST", "/github/repos/acme/chat-web/hooks", {"config": {"url": "https://e.com"}}, token="ghp_readonly")
-    assert status == 403
     status, _, body = http("POST", "/github/repos/acme/chat-web/keys", key, token="ghp_good")
     assert status == 201 and body["read_only"] is True and body["title"] == "deploy"
     kid = body["id"]
-    status, _, body = http("GET", "/github/repos/acme/chat-web/keys", token="ghp_readonly")
-    assert status == 200 and [k["id"] for k in body] == [kid]
-    status, _, body = http("GET", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_readonly")
-    assert status == 200
-    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_readonly")
+    # No scope for hooks or keys: every hook and key endpoint answers 403 with what it takes.
+    control("POST", "/github/tokens", {"token": "ghp_readonly", "scopes": ["read:org"]})
+    for method, path, accepted in [
+        ("GET", "/hooks", "admin:repo_hook, read:repo_hook, repo, write:repo_hook"),
+        ("POST", "/hooks", "admin:repo_hook, repo, write:repo_hook"),
+        ("GET", "/keys", "repo"),
+        ("POST", "/keys", "repo"),
+        ("DELETE", f"/keys/{kid}", "repo"),
+    ]:
+        status, headers, body = http(method, "/github/repos/acme/chat-web" + path,
+                                     key if method == "POST" else None, token="ghp_readonly")
+        assert status == 403 and body["message"] == "Resource not accessible by personal access token", (path, body)
+        assert headers["X-Accepted-OAuth-Scopes"] == accepted and headers["X-OAuth-Scopes"] == "read:org", path
+    # `write:repo_hook` creates hooks but cannot delete them; `admin:repo_hook` can, and
+    # neither reaches deploy keys (that takes `repo`).
+    control("POST", "/github/tokens", {"token": "ghp_write", "scopes": ["write:repo_hook"]})
+    control("POST", "/github/tokens", {"token": "ghp_admin", "scopes": ["admin:repo_hook"]})
+    status, _, body = http("POST", "/github/repos/acme/chat-web/hooks", {"config": {"url": "https://e.com"}}, token="ghp_write")
+    assert status == 201
+    hid = body["id"]
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hid}", token="ghp_write")
     assert status == 403
+    status, _, _ = http("GET", "/github/repos/acme/chat-web/keys", token="ghp_admin")
+    assert status == 403
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hid}", token="ghp_admin")
+    assert status == 204
+    status, _, body = http("GET", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_good")
+    assert status == 200
     status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_good")
     assert status == 204
     status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/keys/{kid}", token="ghp_good")
     assert status == 404
     log = [(c["service"], c["operation"], c["write"], c["status"]) for c in calls()]
     assert ("github", "POST /repos/{owner}/{repo}/keys", True, 403) in log
-    assert ("github", "GET /repos/{owner}/{repo}/keys", False, 200) in log
+    assert ("github", "GET /repos/{owner}/{repo}/keys", False, 403) in log
     assert ("github", "DELETE /repos/{owner}/{repo}/keys/{key_id}", True, 204) in log
+
+
+@test
+def github_fine_grained_permissions() -> None:
+    github_setup()
+    control("POST", "/github/tokens", {"token": "github_pat_hooks", "permissions": {"webhooks": "write"},
+                                       "repos": ["acme/chat-web"]})
+    control("POST", "/github/tokens", {"token": "github_pat_read", "permissions": {"webhooks": "read",
+                                                                                   "administration": "read"}})
+    status, headers, body = http("POST", "/github/repos/acme/chat-web/hooks", {"config": {"url": "https://e.com"}},
+                                 token="github_pat_hooks")
+    assert status == 201 and "X-OAuth-Scopes" not in headers, headers
+    hid = body["id"]
+    status, headers, body = http("GET", "/github/repos/acme/chat-web/keys", token="github_pat_hooks")
+    assert status == 403 and body["message"] == "Resource not accessible by personal access token"
+    assert headers["X-Accepted-GitHub-Permissions"] == "administration=read", headers
+    status, _, body = http("GET", "/github/repos/acme/chat-web/keys", token="github_pat_read")
+    assert status == 200 and body == []
+    status, headers, _ = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hid}", token="github_pat_read")
+    assert status == 403 and headers["X-Accepted-GitHub-Permissions"] == "webhooks=write"
+    status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hid}", token="github_pat_hooks")
+    assert status == 204
+    control("POST", "/github/repos", {"owner": "acme", "name": "other"})
+    status, _, _ = http("GET", "/github/repos/acme/other/hooks", token="github_pat_hooks")
+    assert status == 404, "a fine-grained token sees only the repositories it was granted"
+    status, _, body = http("POST", "/_emulator/github/tokens", {"token": "x", "scopes": ["repo"],
+                                                                "permissions": {"webhooks": "write"}})
+    assert status == 422, body
+
+
+@test
+def github_deleting_a_token_deletes_its_deploy_keys() -> None:
+    github_setup()
+    control("POST", "/github/tokens", {"token": "ghp_other", "scopes": ["repo"]})
+    material = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyMaterial1234567890abcdef{}"
+    for token, n in (("ghp_good", 1), ("ghp_other", 2)):
+        status, _, _ = http("POST", "/github/repos/acme/chat-web/keys",
+                            {"title": token, "key": material.format(n), "read_only": True}, token=token)
+        assert status == 201
+    status, _, _ = http("DELETE", "/_emulator/github/tokens", {"token": "ghp_other"})
+    assert status == 204
+    assert [k["title"] for k in repo_state()["keys"]] == ["ghp_good"]
+    status, _, _ = http("DELETE", "/_emulator/github/tokens", {"token": "ghp_other"})
+    assert status == 404
+
+
+@test
+def github_app_installations() -> None:
+    github_setup(app_installed=False)
+    control("POST", "/github/repos", {"owner": "acme", "name": "other"})
+    assert repo_state()["installations"] == []
+    control("POST", "/github/installations", {"app": "aws-amplify-eu-west-1", "owner": "acme", "repos": ["other"]})
+    assert repo_state()["installations"] == []
+    control("POST", "/github/installations", {"app": "aws-amplify-eu-west-1", "owner": "ACME"})
+    assert repo_state()["installations"] == ["aws-amplify-eu-west-1"]
+    status, _, _ = http("DELETE", "/_emulator/github/installations", {"app": "aws-amplify-eu-west-1", "owner": "acme"})
+    assert status == 204 and repo_state()["installations"] == []
+    # An installation is no repository webhook: GitHub Apps get their events centrally.
+    assert repo_state()["hooks"] == []
 
 
 @test
@@ -741,21 +889,140 @@ def github_faults() -> None:
 
 # --- Amplify -------------------------------------------------------------------
 
+SETUP_FAILED = "There was an issue setting up your repository. Please try again later."
+REPO_URL = "https://github.com/acme/chat-web"
+
+
+def unified_hook(region: str = REGION) -> list[dict[str, Any]]:
+    return [h for h in repo_state()["hooks"]
+            if h["config"]["url"].endswith(f".execute-api.{region}.amazonaws.com/prod/github")]
+
+
 @test
 def amplify_app_requires_valid_token() -> None:
     github_setup()
     amp = client("amplify")
-    expect_error("BadRequestException", lambda: amp.create_app(name="web", repository="https://github.com/acme/chat-web"),
+    expect_error("BadRequestException", lambda: amp.create_app(name="web", repository=REPO_URL),
                  "You should at least provide one valid token", 400)
-    bad = "There was an issue setting up your repository. Please try again later."
-    expect_error("BadRequestException", lambda: amp.create_app(
-        name="web", repository="https://github.com/acme/chat-web", accessToken="ghp_unknown"), bad)
-    expect_error("BadRequestException", lambda: amp.create_app(
-        name="web", repository="https://github.com/acme/missing", accessToken="ghp_good"), bad)
+    for token, repository in (("ghp_unknown", REPO_URL), ("ghp_good", "https://github.com/acme/missing")):
+        err = expect_error("BadRequestException", lambda: amp.create_app(
+            name="web", repository=repository, accessToken=token))
+        assert err.response["Error"]["Message"].startswith(SETUP_FAILED), err
     control("POST", "/github/tokens", {"token": "ghp_weak", "scopes": []})
-    expect_error("BadRequestException", lambda: amp.create_app(
-        name="web", repository="https://github.com/acme/chat-web", accessToken="ghp_weak"), bad)
+    err = expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository=REPO_URL, accessToken="ghp_weak"))
+    # GitHub's answer is relayed after Amplify's sentence, as users see it.
+    assert err.response["Error"]["Message"] == SETUP_FAILED + json.dumps({
+        "message": "Resource not accessible by personal access token",
+        "documentation_url": "https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook",
+    }, separators=(",", ":")).join("()"), err.response["Error"]["Message"]
     assert amp.list_apps()["apps"] == []
+    assert repo_state()["hooks"] == [] and repo_state()["keys"] == []
+
+
+@test
+def amplify_access_token_uses_the_github_app() -> None:
+    """accessToken: the App must be installed; the region's webhook is added with the
+    token (admin:repo_hook is enough); no deploy key; clone method TOKEN."""
+    github_setup(scopes=["admin:repo_hook"], app_installed=False)
+    amp = client("amplify")
+    expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository=REPO_URL, accessToken="ghp_good"), SETUP_FAILED)
+    control("POST", "/github/installations", {"app": "aws-amplify-us-west-2", "owner": "acme"})
+    expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository=REPO_URL, accessToken="ghp_good"), SETUP_FAILED)
+    assert repo_state()["hooks"] == []
+    control("POST", "/github/installations", {"app": f"aws-amplify-{REGION}", "owner": "acme", "repos": ["chat-web"]})
+    app = amp.create_app(name="web", repository=REPO_URL, accessToken="ghp_good")["app"]
+    assert app["repositoryCloneMethod"] == "TOKEN" and app["webhookCreateTime"], app
+    assert "ghp_good" not in json.dumps(app, default=str)
+    state = repo_state()
+    assert len(state["hooks"]) == 1 and state["keys"] == [], state
+    hook = state["hooks"][0]
+    assert hook["events"] == ["push", "pull_request"] and hook["config"]["secret"] == "********", hook
+    assert unified_hook() == [hook]
+    # A fine-grained token with "Webhooks: read and write" on the repository does too.
+    control("POST", "/github/tokens", {"token": "github_pat_x", "permissions": {"webhooks": "write"},
+                                       "repos": ["acme/chat-web"]})
+    app2 = amp.create_app(name="web2", repository=REPO_URL, accessToken="github_pat_x")["app"]
+    assert app2["repositoryCloneMethod"] == "TOKEN"
+    # The second app of the region shares the hook.
+    assert len(repo_state()["hooks"]) == 1 and repo_state()["keys"] == []
+    assert not [c for c in calls() if c["service"] == "github"], "Amplify's own GitHub calls are not client calls"
+
+
+@test
+def amplify_oauth_token_adds_a_hook_and_a_deploy_key() -> None:
+    """oauthToken: the region's webhook and a read-only deploy key per app; clone method
+    SSH; no GitHub App needed, but the token must reach deploy keys (`repo`)."""
+    github_setup(scopes=["admin:repo_hook"], app_installed=False)
+    amp = client("amplify")
+    err = expect_error("BadRequestException", lambda: amp.create_app(
+        name="web", repository=REPO_URL, oauthToken="ghp_good"))
+    assert "create-a-deploy-key" in err.response["Error"]["Message"], err
+    assert repo_state()["hooks"] == [], "a refused connection adds nothing"
+    control("POST", "/github/tokens", {"token": "ghp_repo", "scopes": ["repo"]})
+    app = amp.create_app(name="web", repository=REPO_URL, oauthToken="ghp_repo")["app"]
+    assert app["repositoryCloneMethod"] == "SSH"
+    app2 = amp.create_app(name="web2", repository=REPO_URL, oauthToken="ghp_repo")["app"]
+    state = repo_state()
+    assert len(state["hooks"]) == 1 and len(state["keys"]) == 2, state
+    titles = sorted(k["title"] for k in state["keys"])
+    assert titles == sorted(f"AWS Amplify deploy key for app {a['appId']}" for a in (app, app2))
+    assert all(k["read_only"] and k["added_by"] == "emulator-user" for k in state["keys"])
+    # Deleting the token that created them deletes the keys (GitHub's rule), not the hook.
+    control("DELETE", "/github/tokens", {"token": "ghp_repo"})
+    assert repo_state()["keys"] == [] and len(repo_state()["hooks"]) == 1
+    # A new token on UpdateApp reconnects: the missing key is minted again.
+    control("POST", "/github/tokens", {"token": "ghp_repo2", "scopes": ["repo"]})
+    amp.update_app(appId=app["appId"], oauthToken="ghp_repo2")
+    assert [k["title"] for k in repo_state()["keys"]] == [f"AWS Amplify deploy key for app {app['appId']}"]
+
+
+@test
+def amplify_access_token_answered_with_ssh() -> None:
+    """The knob reproduces what users report for classic tokens (amplify-hosting#4103):
+    accessToken connects over SSH with a deploy key."""
+    github_setup()
+    control("POST", "/faults", {"amplify_access_token_clone": "SSH"})
+    assert control("GET", "/faults")["amplify_access_token_clone"] == "SSH"
+    amp = client("amplify")
+    app = amp.create_app(name="web", repository=REPO_URL, accessToken="ghp_good")["app"]
+    assert app["repositoryCloneMethod"] == "SSH"
+    assert len(repo_state()["keys"]) == 1 and len(repo_state()["hooks"]) == 1
+    status, _, body = http("POST", "/_emulator/faults", {"amplify_access_token_clone": "HTTPS"})
+    assert status == 400, body
+
+
+@test
+def amplify_webhooks_are_per_region() -> None:
+    github_setup()
+    control("POST", "/github/installations", {"app": "aws-amplify-us-west-2", "owner": "acme"})
+    amp = client("amplify")
+    west = boto3.client("amplify", endpoint_url=BASE, region_name="us-west-2", aws_access_key_id="AKIDEMULATOR",
+                        aws_secret_access_key="emulator-secret",
+                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    amp.create_app(name="a", repository=REPO_URL, accessToken="ghp_good")
+    amp.create_app(name="b", repository=REPO_URL, accessToken="ghp_good")
+    west.create_app(name="c", repository=REPO_URL, accessToken="ghp_good")
+    assert len(unified_hook(REGION)) == 1 and len(unified_hook("us-west-2")) == 1
+    assert len(repo_state()["hooks"]) == 2
+    assert [a["name"] for a in west.list_apps()["apps"]] == ["c"]
+
+
+@test
+def amplify_setup_fails_at_githubs_hook_limit() -> None:
+    """GitHub allows 20 webhooks per repository; Amplify then cannot add the region's."""
+    github_setup()
+    for i in range(20):
+        status, _, _ = http("POST", "/github/repos/acme/chat-web/hooks",
+                            {"config": {"url": f"https://ci.example.com/{i}"}}, token="ghp_good")
+        assert status == 201
+    err = expect_error("BadRequestException", lambda: client("amplify").create_app(
+        name="web", repository=REPO_URL, accessToken="ghp_good"))
+    message = err.response["Error"]["Message"]
+    assert message.startswith(SETUP_FAILED + '({"message":"Validation Failed"'), message
+    assert client("amplify").list_apps()["apps"] == [] and len(repo_state()["hooks"]) == 20
 
 
 @test
@@ -764,7 +1031,7 @@ def amplify_app_branch_job() -> None:
     control("POST", "/faults", {"amplify_job_s": 0.4})
     amp = client("amplify")
     app = amp.create_app(
-        name="chat-web", repository="https://github.com/acme/chat-web", accessToken="ghp_good", platform="WEB",
+        name="chat-web", repository=REPO_URL, accessToken="ghp_good", platform="WEB",
         environmentVariables={"CHAT_URL": "wss://x"}, buildSpec="version: 1\n",
         customRules=[{"source": "/<*>", "target": "/index.html", "status": "404-200"}],
         tags={"chatctl:stack": "chat-dev"})["app"]
@@ -773,24 +1040,17 @@ def amplify_app_branch_job() -> None:
     assert app["appArn"] == f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/{app_id}"
     assert app["tags"] == {"chatctl:stack": "chat-dev"} and app["platform"] == "WEB"
     assert app["customRules"][0]["target"] == "/index.html"
-    assert "ghp_good" not in json.dumps(app, default=str)
     assert amp.get_app(appId=app_id)["app"]["environmentVariables"] == {"CHAT_URL": "wss://x"}
     assert [a["appId"] for a in amp.list_apps()["apps"]] == [app_id]
     upd = amp.update_app(appId=app_id, environmentVariables={"CHAT_URL": "wss://y"})["app"]
     assert upd["environmentVariables"] == {"CHAT_URL": "wss://y"} and upd["name"] == "chat-web"
-    # No GitHub side effects before a branch exists.
-    state = control("GET", "/github/repos/acme/chat-web")
-    assert state["hooks"] == [] and state["keys"] == []
+    before = repo_state()
+    assert len(before["hooks"]) == 1, before
     branch = amp.create_branch(appId=app_id, branchName="main", stage="PRODUCTION", framework="Web",
                                enableAutoBuild=True, environmentVariables={"B": "1"})["branch"]
     assert branch["branchName"] == "main" and branch["stage"] == "PRODUCTION" and branch["enableAutoBuild"] is True
-    state = control("GET", "/github/repos/acme/chat-web")
-    assert len(state["hooks"]) == 1 and len(state["keys"]) == 1, state
-    hook = state["hooks"][0]
-    assert hook["config"]["url"].startswith("https://") and hook["config"]["url"].endswith(
-        f".execute-api.{REGION}.amazonaws.com/prod/github"), hook
-    key = state["keys"][0]
-    assert key["read_only"] is True and app_id in key["title"] and "Amplify" in key["title"], key
+    # A branch needs no token and touches no repository.
+    assert repo_state() == before
     assert amp.get_branch(appId=app_id, branchName="main")["branch"]["environmentVariables"] == {"B": "1"}
     assert [b["branchName"] for b in amp.list_branches(appId=app_id)["branches"]] == ["main"]
     assert amp.update_branch(appId=app_id, branchName="main", framework="React")["branch"]["framework"] == "React"
@@ -810,41 +1070,36 @@ def amplify_app_branch_job() -> None:
     assert amp.get_app(appId=app_id)["app"]["tags"] == {"chatctl:stack": "chat-dev"}
     expect_error("ResourceNotFoundException", lambda: amp.list_tags_for_resource(
         resourceArn=f"arn:aws:amplify:{REGION}:{ACCOUNT}:apps/dnope"), status=404)
-    # A second app on the same repository shares the unified hook but gets its own key.
-    app2 = amp.create_app(name="chat-web-2", repository="https://github.com/acme/chat-web", accessToken="ghp_good")["app"]
-    amp.create_branch(appId=app2["appId"], branchName="main")
-    state = control("GET", "/github/repos/acme/chat-web")
-    assert len(state["hooks"]) == 1 and len(state["keys"]) == 2, state
-    # Deleting branches and apps leaves the hook and the keys behind.
+    # Deleting branches and apps leaves the hook (and, over SSH, the key) behind.
+    app2 = amp.create_app(name="chat-web-2", repository=REPO_URL, oauthToken="ghp_good")["app"]
     amp.delete_branch(appId=app_id, branchName="main")
     expect_error("NotFoundException", lambda: amp.get_branch(appId=app_id, branchName="main"))
     amp.delete_app(appId=app_id)
     amp.delete_app(appId=app2["appId"])
     expect_error("NotFoundException", lambda: amp.get_app(appId=app_id), status=404)
-    state = control("GET", "/github/repos/acme/chat-web")
-    assert len(state["hooks"]) == 1 and len(state["keys"]) == 2, state
+    state = repo_state()
+    assert len(state["hooks"]) == 1 and len(state["keys"]) == 1, state
     ops = [c["operation"] for c in calls() if c["service"] == "amplify"]
     assert ops[:2] == ["CreateApp", "GetApp"], ops
-    assert not [c for c in calls() if c["service"] == "github"], "Amplify's own GitHub calls are not client calls"
 
 
 @test
 def amplify_reinstalls_missing_hook_and_pages() -> None:
     github_setup()
     amp = client("amplify")
-    apps = [amp.create_app(name=f"a{i}", repository="https://github.com/acme/chat-web", accessToken="ghp_good")["app"]
-            for i in range(3)]
-    amp.create_branch(appId=apps[0]["appId"], branchName="main")
-    hook_id = control("GET", "/github/repos/acme/chat-web")["hooks"][0]["id"]
+    first = amp.create_app(name="a0", repository=REPO_URL, accessToken="ghp_good")["app"]
+    hook_id = repo_state()["hooks"][0]["id"]
     status, _, _ = http("DELETE", f"/github/repos/acme/chat-web/hooks/{hook_id}", token="ghp_good")
     assert status == 204
-    amp.create_branch(appId=apps[1]["appId"], branchName="main")
-    assert len(control("GET", "/github/repos/acme/chat-web")["hooks"]) == 1
+    for i in (1, 2):
+        amp.create_app(name=f"a{i}", repository=REPO_URL, accessToken="ghp_good")
+    assert len(repo_state()["hooks"]) == 1 and repo_state()["hooks"][0]["id"] != hook_id
     page = amp.list_apps(maxResults=2)
     assert len(page["apps"]) == 2 and page["nextToken"]
     rest = amp.list_apps(maxResults=2, nextToken=page["nextToken"])
     assert len(rest["apps"]) == 1 and "nextToken" not in rest
-    expect_error("BadRequestException", lambda: amp.create_branch(appId=apps[0]["appId"], branchName="main"))
+    amp.create_branch(appId=first["appId"], branchName="main")
+    expect_error("BadRequestException", lambda: amp.create_branch(appId=first["appId"], branchName="main"))
     expect_error("NotFoundException", lambda: amp.create_branch(appId="dmissing", branchName="main"))
 
 
@@ -853,7 +1108,7 @@ def amplify_failed_job_and_manual_app() -> None:
     control("POST", "/faults", {"amplify_job_s": 0, "amplify_job_status": "FAILED"})
     github_setup()
     amp = client("amplify")
-    app = amp.create_app(name="x", repository="https://github.com/acme/chat-web", oauthToken="ghp_good")["app"]
+    app = amp.create_app(name="x", repository=REPO_URL, oauthToken="ghp_good")["app"]
     amp.create_branch(appId=app["appId"], branchName="dev")
     job = amp.start_job(appId=app["appId"], branchName="dev", jobType="RELEASE")["jobSummary"]
     assert job["status"] == "FAILED", job
@@ -890,6 +1145,9 @@ def main() -> int:
     parser.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
     args = parser.parse_args()
     sys.path.insert(0, HERE)
+    # The strict API Gateway rules' tests live beside this file and register into TESTS.
+    sys.modules.setdefault("selftest", sys.modules[__name__])
+    import selftest_strict  # noqa: F401
     proc = None
     if args.port:
         BASE = f"http://127.0.0.1:{args.port}"

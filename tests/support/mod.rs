@@ -115,9 +115,14 @@ impl Emulator {
 
     /// SDK configuration for reading back what chatctl did, independently of chatctl.
     pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_in(REGION)
+    }
+
+    /// [`Self::sdk_config`] for another region.
+    pub fn sdk_config_in(&self, region: &str) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
+            .region(aws_config::Region::new(region.to_owned()))
             .endpoint_url(&self.url)
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(
@@ -147,6 +152,23 @@ impl Emulator {
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config())
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config())
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk_config())
+    }
+
+    /// How many calls of `operation` the emulator received since the log was cleared.
+    pub async fn count(&self, operation: &str) -> usize {
+        self.calls()
+            .await
+            .iter()
+            .filter(|c| c["operation"] == operation)
+            .count()
     }
 
     /// The APIs tagged for `stack`, found by tag as chatctl finds them.
@@ -183,6 +205,35 @@ impl Emulator {
         apis[0].api_id().expect("api id").to_owned()
     }
 
+    /// The environment that points an AWS client (chatctl) at the emulator, and at nothing
+    /// of this machine's AWS configuration.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// The CodeSha256 Lambda reports for `function`.
+    pub async fn deployed_code_sha(&self, function: &str) -> Option<String> {
+        aws_sdk_lambda::Client::new(&self.sdk_config())
+            .get_function()
+            .function_name(function)
+            .send()
+            .await
+            .expect("GetFunction")
+            .configuration()
+            .and_then(|c| c.code_sha256())
+            .map(str::to_owned)
+    }
+
     pub fn stop_on_drop(&mut self) -> &mut Child {
         &mut self.child
     }
@@ -213,6 +264,67 @@ impl Run {
     }
 }
 
+/// Trust policies of roles made outside chatctl in tests.
+pub const TRUST_APIGW: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub const TRUST_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Someone else's role: created outside chatctl with the given trust policy; returns its ARN.
+pub async fn foreign_role(emulator: &Emulator, name: &str, trust: &str) -> String {
+    emulator
+        .iam()
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn
+}
+
+/// What chatctl's library calls need, pointed at the emulator, for `stack` in [`REGION`].
+pub fn ctx(emulator: &Emulator, stack: &str) -> chatctl::resources::Ctx {
+    chatctl::resources::Ctx {
+        aws: chatctl::aws::Clients::from_config(&emulator.sdk_config(), REGION),
+        ui: chatctl::ui::Ui::plain(chatctl::cli::OutputFormat::Text),
+        names: chatctl::config::Names::new(stack, REGION),
+        stage: "dev".to_owned(),
+    }
+}
+
+/// The default backend, with a prebuilt package (see [`write_zip`]).
+pub const LAMBDA_TOML: &str = r#"
+[app]
+name = "chat"
+stage = "dev"
+region = "eu-west-1"
+
+[backend]
+kind = "lambda"
+memory_mb = 256
+timeout_s = 12
+zip = "handler.zip"
+"#;
+
+/// The `bootstrap` binary of the package built into chatctl.
+pub fn handler_binary() -> Vec<u8> {
+    let package =
+        chatctl::package::embedded_package(chatctl::config::Architecture::X86_64).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(package.bytes)).unwrap();
+    let mut entry = archive.by_name("bootstrap").unwrap();
+    let mut binary = Vec::new();
+    std::io::Read::read_to_end(&mut entry, &mut binary).unwrap();
+    binary
+}
+
+/// Writes `handler.zip` of `binary` into the project; returns its CodeSha256.
+pub fn write_zip(project: &Project, binary: &[u8]) -> String {
+    let zip = chatctl::package::zip_bootstrap(binary).unwrap();
+    std::fs::write(project.path().join("handler.zip"), &zip).unwrap();
+    chatctl::package::code_sha256(&zip)
+}
+
 /// A directory with a `chatctl.toml`, and the environment that points chatctl at the emulator.
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -239,20 +351,16 @@ impl Project {
     pub fn new(emulator: &Emulator, config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("chatctl.toml"), config).expect("write chatctl.toml");
-        let env = [
-            ("AWS_ENDPOINT_URL", emulator.url.as_str()),
-            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
-            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-            ("CHATCTL_BACKEND_SECRET", SECRET),
-            // Retry windows shrink 20-fold so a fault that never clears fails in seconds.
-            ("CHATCTL_RETRY_SCALE", "0.05"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let mut env = emulator.client_env();
+        env.extend(
+            [
+                ("CHATCTL_BACKEND_SECRET", SECRET),
+                // Retry windows shrink 20-fold so a fault that never clears fails in seconds.
+                ("CHATCTL_RETRY_SCALE", "0.05"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         Self { dir, env }
     }
 

@@ -1,11 +1,28 @@
 """A stateful fake of the AWS Amplify control-plane API (restJson1).
 
 moto has no Amplify. Operations are resolved from botocore's Amplify model, so
-URIs and operation names are exactly the SDK's. Connecting a GitHub repository
-behaves like the real service towards GitHub: on branch creation it uses the
-app's token (kept in memory, never returned) to add one unified webhook per
-repository and a read-only deploy key per app, and deleting the app or branch
-removes neither.
+URIs and operation names are exactly the SDK's.
+
+Connecting a GitHub repository (CreateApp, or UpdateApp with a repository or a
+token) behaves towards GitHub as AWS documents it, per token field:
+
+- `accessToken`, the Amplify GitHub App (API reference, CreateApp: "used to
+  authorize access to a GitHub repository using the Amplify GitHub App"; user
+  guide, "Setting up the Amplify GitHub App for AWS CloudFormation, CLI, and SDK
+  deployments": install the App `aws-amplify-REGION` first, then a personal access
+  token with `admin:repo_hook`). The App must be installed on the repository;
+  Amplify installs the region's webhook with the token and clones through the App
+  (`repositoryCloneMethod` TOKEN): no deploy key.
+- `oauthToken`, legacy OAuth (API reference: "used to create a webhook and a
+  read-only deploy key using SSH cloning"): the region's webhook and a read-only
+  deploy key for the app (`repositoryCloneMethod` SSH).
+
+Either way there is one webhook per repository and Region, shared by every app of
+that Region (user guide, "Unified webhooks for Git repositories": "Amplify now uses
+a single webhook per Region for all associated apps in your repository"). The token
+is not stored ("The token is not stored"), CreateBranch touches no repository, and
+deleting a branch or an app removes neither the hook nor the key (what users report:
+aws-amplify/amplify-hosting#840, #1457; nothing documents a removal).
 """
 
 from __future__ import annotations
@@ -23,7 +40,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from .control import CONTROL
 from .errors import Response, aws_error
-from .github import GITHUB, HOOK_WRITE_SCOPES, KEY_WRITE_SCOPES, GitHubError, Repo, random_ssh_key
+from .github import GITHUB, GitHubError, random_ssh_key
 from .ops import RESOLVER
 
 ACCOUNT = "123456789012"
@@ -49,25 +66,34 @@ def bad_request(message: str) -> AmplifyError:
 
 
 def webhook_url(region: str) -> str:
-    """The unified GitHub webhook Amplify installs, one per repository."""
+    """The unified GitHub webhook of a Region. AWS documents no URL; users saw Amplify's
+    hooks at `https://{id}.execute-api.{region}.amazonaws.com/prod/github`
+    (aws-amplify/amplify-hosting#840), so the fake uses that form, fixed per Region."""
     digest = hashlib.sha256(f"amplify-github-webhook-{region}".encode()).hexdigest()
     alphabet = string.ascii_lowercase + string.digits
     host_id = "".join(alphabet[int(digest[i : i + 2], 16) % len(alphabet)] for i in range(0, 20, 2))
     return f"https://{host_id}.execute-api.{region}.amazonaws.com/prod/github"
 
 
-def is_amplify_hook(url: str) -> bool:
-    parsed = urlparse(url)
-    return (
-        parsed.scheme == "https"
-        and ".execute-api." in parsed.netloc
-        and parsed.netloc.endswith(".amazonaws.com")
-        and parsed.path == "/prod/github"
-    )
-
-
 def deploy_key_title(app_id: str) -> str:
+    """AWS documents no title for the deploy key; the fake names the app in it."""
     return f"AWS Amplify deploy key for app {app_id}"
+
+
+GITHUB_APP = "aws-amplify-{region}"
+HOOK_DOCS = "https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook"
+KEY_DOCS = "https://docs.github.com/rest/deploy-keys/deploy-keys#create-a-deploy-key"
+
+
+def setup_failed(github: GitHubError | None = None, docs: str = HOOK_DOCS) -> AmplifyError:
+    """Amplify relays GitHub's answer after its own sentence, as in
+    hashicorp/terraform-provider-aws#36071 and aws-amplify/amplify-hosting#2160:
+    `There was an issue setting up your repository. Please try again later.({"message":
+    "Not Found","documentation_url":"https://docs.github.com/rest/repos/webhooks#…"})`."""
+    if github is None:
+        return bad_request(SETUP_FAILED)
+    relayed = json.dumps({"message": github.message, "documentation_url": docs}, separators=(",", ":"))
+    return bad_request(f"{SETUP_FAILED}({relayed})")
 
 
 @dataclass
@@ -163,7 +189,6 @@ class App:
     tags: dict[str, str]
     created: float
     updated: float
-    token: str | None = None  # never serialised
     deploy_key_id: int | None = None
     branches: dict[str, Branch] = field(default_factory=dict)
 
@@ -234,52 +259,68 @@ class Amplify:
         self.apps: dict[str, App] = {}
 
     # --- GitHub side effects ---------------------------------------------------
-    def _check_repository(self, repository: str, token: str | None) -> Repo:
-        """Validate like the real service: the token must reach the repository
-        and be allowed to install a webhook and a deploy key there."""
+    def _connect(self, app: App, repository: str, body: dict[str, Any]) -> None:
+        """Connects `repository` with the request's token, as CreateApp and UpdateApp do.
+        Everything is checked before anything is added, so a refusal leaves the
+        repository as it was."""
+        access = body.get("accessToken")
+        token_secret = access or body.get("oauthToken")
+        if not token_secret:
+            raise bad_request(NO_TOKEN)
         coords = parse_github_repository(repository)
-        if coords is None:
-            raise bad_request(SETUP_FAILED)
-        info = GITHUB.token_for(token) if token else None
-        if info is None:
-            raise bad_request(SETUP_FAILED)
+        token = GITHUB.token_for(token_secret)
+        if coords is None or token is None:
+            raise setup_failed()
         try:
-            repo = GITHUB.visible_repo(info, *coords)
+            repo = GITHUB.visible_repo(token, *coords)
         except GitHubError as exc:
-            raise bad_request(SETUP_FAILED) from exc
-        if not HOOK_WRITE_SCOPES & set(info.scopes) or not KEY_WRITE_SCOPES & set(info.scopes):
-            raise bad_request(SETUP_FAILED)
-        return repo
-
-    def _connect_repository(self, app: App) -> None:
-        repository = app.data.get("repository")
-        if not repository:
-            return
-        repo = self._check_repository(repository, app.token)
-        info = GITHUB.token_for(app.token or "")
-        login = info.login if info else "amplify"
+            raise setup_failed(exc) from exc
+        if access:
+            # The GitHub App flow clones through the App's installation, which the user
+            # guide makes the first step ("This process requires that you first install
+            # the Amplify GitHub App in your GitHub account").
+            if not GITHUB.installed(GITHUB_APP.format(region=app.region), repo):
+                raise setup_failed()
+            with CONTROL.lock:
+                clone = CONTROL.knobs.amplify_access_token_clone
+        else:
+            clone = "SSH"
+        url = webhook_url(app.region)
+        hook = next((h for h in repo.hooks.values() if h["config"].get("url") == url), None)
+        needs_key = clone == "SSH" and (app.deploy_key_id is None or app.deploy_key_id not in repo.keys)
+        for need, wanted, docs in (("hook_write", hook is None, HOOK_DOCS), ("key_write", needs_key, KEY_DOCS)):
+            if not wanted:
+                continue
+            try:
+                GITHUB.require(token, need)
+            except GitHubError as exc:
+                raise setup_failed(exc, docs) from exc
+        docs = HOOK_DOCS
         try:
-            if not any(is_amplify_hook(h["config"].get("url", "")) for h in repo.hooks.values()):
+            if hook is None:
                 GITHUB.add_hook(repo, {
                     "name": "web",
                     "active": True,
                     "events": ["push", "pull_request"],
                     "config": {
-                        "url": webhook_url(app.region),
+                        "url": url,
                         "content_type": "json",
                         "insecure_ssl": "0",
                         "secret": base64.b64encode(os.urandom(24)).decode(),
                     },
                 })
-            if app.deploy_key_id is None or app.deploy_key_id not in repo.keys:
+            if needs_key:
+                docs = KEY_DOCS
                 key = GITHUB.add_key(repo, {
                     "title": deploy_key_title(app.app_id),
                     "key": random_ssh_key(),
                     "read_only": True,
-                }, login)
+                }, token.login, token_secret)
                 app.deploy_key_id = key["id"]
         except GitHubError as exc:
-            raise bad_request(SETUP_FAILED) from exc
+            raise setup_failed(exc, docs) from exc
+        app.data["repositoryCloneMethod"] = clone
+        app.data["webhookCreateTime"] = time.time()
 
     # --- helpers ----------------------------------------------------------------
     def _app(self, app_id: str, region: str) -> App:
@@ -339,17 +380,10 @@ class Amplify:
         if not isinstance(name, str) or not 1 <= len(name) <= 255:
             raise bad_request("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must not be null")
         self._check_enum(body.get("platform"), PLATFORMS, "platform")
-        token = body.get("accessToken") or body.get("oauthToken")
         repository = body.get("repository")
-        if repository:
-            if not token:
-                raise bad_request(NO_TOKEN)
-            self._check_repository(repository, token)
         app_id = "d" + "".join(random.choices(string.ascii_lowercase + string.digits, k=13))
         data = {k: body.get(k, default) for k, default in APP_FIELDS.items()}
         data["name"] = name
-        if repository:
-            data["repositoryCloneMethod"] = "TOKEN" if body.get("accessToken") else "SSH"
         now = time.time()
         app = App(
             app_id=app_id,
@@ -359,8 +393,12 @@ class Amplify:
             tags=dict(body.get("tags") or {}),
             created=now,
             updated=now,
-            token=token if repository else None,
         )
+        if repository:
+            # The repository is set up when the app is created: that is where AWS
+            # answers "There was an issue setting up your repository" (CreateApp in
+            # hashicorp/terraform-provider-aws#36071, aws/aws-cdk#9455).
+            self._connect(app, repository, body)
         self.apps[app_id] = app
         return 200, {"app": app.to_json()}
 
@@ -381,13 +419,12 @@ class Amplify:
         token = body.get("accessToken") or body.get("oauthToken")
         repository = body.get("repository")
         if repository is not None or token is not None:
+            # Reconnecting: a new repository, or a token for the current one.
             new_repo = repository if repository is not None else app.data.get("repository")
             if new_repo:
-                if not token:
-                    raise bad_request(NO_TOKEN)
-                self._check_repository(new_repo, token)
-                app.token = token
-                app.data["repositoryCloneMethod"] = "TOKEN" if body.get("accessToken") else "SSH"
+                if repository is not None and repository != app.data.get("repository"):
+                    app.deploy_key_id = None
+                self._connect(app, new_repo, body)
         for key in APP_FIELDS:
             if key in body and body[key] is not None:
                 app.data[key] = body[key]
@@ -408,7 +445,6 @@ class Amplify:
         if name in app.branches:
             raise bad_request(f"Branch {name} already exists.")
         self._check_enum(body.get("stage"), STAGES, "stage")
-        self._connect_repository(app)
         data = {k: body.get(k, default) for k, default in BRANCH_FIELDS.items()}
         if not data.get("displayName"):
             data["displayName"] = name.replace("/", "-")

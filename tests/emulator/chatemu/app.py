@@ -23,15 +23,19 @@ from urllib.parse import quote
 
 from werkzeug.wsgi import get_input_stream
 
-from . import motopatch
+from . import logs as logs_patch
+from . import motopatch, strict
 
 motopatch.apply()
+strict.apply()
+logs_patch.apply()
 
 # moto must be imported after the patches (it builds URL tables lazily, but the
 # patch module imports the service modules it changes itself).
 from moto.apigateway.models import apigateway_backends  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam.models import iam_backends  # noqa: E402
+from moto.utilities.utils import get_partition  # noqa: E402
 from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
 
@@ -40,6 +44,7 @@ from .control import CONTROL, ControlError  # noqa: E402
 from .errors import Response, aws_error  # noqa: E402
 from .github import GITHUB, GitHubError, route as github_route  # noqa: E402
 from .ops import RESOLVER, SIGNING_TO_SERVICE, is_write  # noqa: E402
+from .strict import STRICT  # noqa: E402
 
 # moto's backends are not written for concurrent mutation; the fakes share the
 # lock so that Amplify's GitHub side effects are atomic too. Only the handling
@@ -192,7 +197,8 @@ class EmulatorApp:
                 return json_response(200, {"status": "ok"})
             if sub == "/calls":
                 if method == "GET":
-                    return json_response(200, CONTROL.calls_json())
+                    timing = "timing=1" in environ.get("QUERY_STRING", "").split("&")
+                    return json_response(200, CONTROL.calls_json(timing))
                 if method == "DELETE":
                     CONTROL.clear_calls()
                     return json_response(204, None)
@@ -219,6 +225,14 @@ class EmulatorApp:
                     with STATE_LOCK:
                         found = GITHUB.revoke_token(str(payload.get("token", "")))
                     return json_response(204 if found else 404, {"message": "Not Found"})
+            if sub == "/github/installations":
+                if method == "POST":
+                    with STATE_LOCK:
+                        return json_response(201, GITHUB.install_app(payload))
+                if method == "DELETE":
+                    with STATE_LOCK:
+                        found = GITHUB.uninstall_app(str(payload.get("app", "")), str(payload.get("owner", "")))
+                    return json_response(204 if found else 404, {"message": "Not Found"})
             m = re.fullmatch(r"/github/repos/([^/]+)/([^/]+)", sub)
             if m and method == "GET":
                 with STATE_LOCK:
@@ -234,6 +248,7 @@ class EmulatorApp:
             moto_api_backend.reset()
             GITHUB.reset()
             AMPLIFY.reset()
+            STRICT.reset()
             CONTROL.reset()
 
     # --- GitHub ---------------------------------------------------------------------
@@ -254,11 +269,14 @@ class EmulatorApp:
         else:
             with STATE_LOCK:
                 resp = GITHUB.handle(method, sub, environ.get("QUERY_STRING", ""), headers, body, base)
-        entry.status = resp[0]
+        entry.finish(resp[0])
         return resp
 
     # --- AWS --------------------------------------------------------------------------
     def aws(self, environ: dict[str, Any]) -> Response:
+        # When the request reached "AWS": time-based rules (IAM propagation) are judged at
+        # arrival, not after a large body was read and parsed on a busy machine.
+        arrived = time.monotonic()
         body = read_body(environ)
         headers = request_headers(environ)
         method = environ["REQUEST_METHOD"]
@@ -278,23 +296,33 @@ class EmulatorApp:
             resp = aws_error(service, fault.status, fault.code, fault.message, fault.headers)
         else:
             with STATE_LOCK:
-                resp = self.dispatch(service, operation, region, environ, method, raw_path, query, body)
-        entry.status = resp[0]
+                resp = self.dispatch(service, operation, region, environ, method, raw_path, query, body,
+                                     arrived)
+        entry.finish(resp[0])
         return resp
 
     def dispatch(self, service: str, operation: str, region: str, environ: dict[str, Any],
-                 method: str, raw_path: str, query: str, body: bytes) -> Response:
+                 method: str, raw_path: str, query: str, body: bytes, arrived: float) -> Response:
         if service == "amplify":
             return AMPLIFY.handle(operation, region, method, raw_path, query, body)
         if service == "apigateway" and operation == "UpdateAccount":
-            return self.update_account(region, body)
+            return self.update_account(region, body, arrived)
         if service == "lambda" and operation in ("CreateFunction", "UpdateFunctionConfiguration"):
-            refused = self.lambda_role_refusal(region, body)
+            refused = self.lambda_role_refusal(region, body, arrived)
             if refused is not None:
                 return refused
+        # API Gateway's own validation and deployments (strict.py), which moto lacks.
+        if STRICT.serves(service, operation):
+            return STRICT.serve(operation, region, method, raw_path, query, body)
+        refused = STRICT.before(service, operation, region, method, raw_path, query, body)
+        if refused is not None:
+            return refused
+        auto_deploy = STRICT.auto_deploy_flags(service, region, method, raw_path, query)
         status, headers, out = self.call_moto(environ, service)
+        if 200 <= status < 300:
+            STRICT.after(service, operation, region, method, raw_path, query, body, auto_deploy)
         if service == "iam" and status == 200 and operation in ("CreateRole", "UpdateAssumeRolePolicy", "DeleteRole"):
-            self.track_role(operation, body)
+            self.track_role(operation, region, body)
         model = RESOLVER.model(service)
         if model is not None and model.protocol.startswith("rest") and 200 <= status < 300:
             # moto answers 200 where AWS answers 201/202/204; clients and the call
@@ -340,16 +368,18 @@ class EmulatorApp:
         return captured["status"], list(captured["headers"]), b"".join(chunks)
 
     # --- IAM eventual consistency and API Gateway account checks --------------------------
-    def track_role(self, operation: str, body: bytes) -> None:
+    def track_role(self, operation: str, region: str, body: bytes) -> None:
         from urllib.parse import parse_qs
 
         name = parse_qs(body.decode("utf-8", "replace")).get("RoleName", [""])[0]
         if not name:
             return
-        arn_prefix = f"arn:aws:iam::{account_id()}:role/"
+        # IAM is global per partition: a role made from cn-north-1 lives in aws-cn.
+        partition = get_partition(region)
+        arn_prefix = f"arn:{partition}:iam::{account_id()}:role/"
         if operation in ("CreateRole", "UpdateAssumeRolePolicy"):
             try:
-                role = iam_backends[account_id()]["aws"].get_role(name)
+                role = iam_backends[account_id()][partition].get_role(name)
             except Exception:
                 return
             CONTROL.role_created_now(role.arn)
@@ -360,11 +390,11 @@ class EmulatorApp:
 
     def find_role(self, arn: str) -> Any | None:
         try:
-            return iam_backends[account_id()]["aws"].get_role_by_arn(arn)
+            return iam_backends[account_id()][arn.split(":")[1]].get_role_by_arn(arn)
         except Exception:
             return None
 
-    def update_account(self, region: str, body: bytes) -> Response:
+    def update_account(self, region: str, body: bytes, arrived: float) -> Response:
         if CONTROL.update_account_throttled(account_id()):
             return aws_error("apigateway", 429, "TooManyRequestsException", "Too Many Requests")
         try:
@@ -386,7 +416,7 @@ class EmulatorApp:
                         return aws_error("apigateway", 400, "BadRequestException", "The role ARN is not well formed")
                     role = self.find_role(value)
                     # Real API Gateway assumes the role to validate it; moto doesn't.
-                    if role is None or not trusts(role, "apigateway.amazonaws.com") or CONTROL.role_still_propagating(value):
+                    if role is None or not trusts(role, "apigateway.amazonaws.com") or CONTROL.role_still_propagating(value, arrived):
                         return aws_error("apigateway", 400, "BadRequestException", ROLE_NOT_READY_APIGW)
                 role_arn = value or None
             else:
@@ -404,7 +434,7 @@ class EmulatorApp:
         account = {k: v for k, v in backend.get_account().to_json().items() if v is not None}
         return 200, [("Content-Type", "application/json")], json.dumps(account).encode()
 
-    def lambda_role_refusal(self, region: str, body: bytes) -> Response | None:
+    def lambda_role_refusal(self, region: str, body: bytes, arrived: float) -> Response | None:
         try:
             data = json.loads(body or b"{}")
         except ValueError:
@@ -415,6 +445,6 @@ class EmulatorApp:
         role = self.find_role(arn)
         if role is None:
             return None  # moto itself answers the same error for a missing role
-        if not trusts(role, "lambda.amazonaws.com") or CONTROL.role_still_propagating(arn):
+        if not trusts(role, "lambda.amazonaws.com") or CONTROL.role_still_propagating(arn, arrived):
             return aws_error("lambda", 400, "InvalidParameterValueException", ROLE_NOT_READY_LAMBDA)
         return None

@@ -45,6 +45,14 @@ class Knobs:
     amplify_job_s: float = 1.0
     amplify_job_status: str = "SUCCEED"
     page_size: int | None = None
+    # How Amplify connects a GitHub repository given `accessToken`: "TOKEN" (the Amplify
+    # GitHub App, as the API reference documents) or "SSH" (a read-only deploy key, as
+    # aws-amplify/amplify-hosting#4103 and #4104 report for classic tokens).
+    amplify_access_token_clone: str = "TOKEN"
+    # Deployments stay PENDING this long before their verdict shows (strict.py).
+    deployment_pending_s: float = 0.0
+    # When set, every deployment fails with this reason (an AWS-side failure).
+    deployment_failure: str | None = None
 
 
 KNOB_TYPES = {
@@ -52,6 +60,7 @@ KNOB_TYPES = {
     "role_propagation_s": float,
     "update_account_interval_s": float,
     "amplify_job_s": float,
+    "deployment_pending_s": float,
 }
 
 
@@ -61,14 +70,25 @@ class CallEntry:
     operation: str
     write: bool
     status: int | None = None
+    # Monotonic seconds: arrival (before injected latency) and answer.
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def finish(self, status: int) -> None:
+        self.status = status
+        self.ended = time.monotonic()
+
+    def to_json(self, timing: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "service": self.service,
             "operation": self.operation,
             "write": self.write,
             "status": self.status,
         }
+        if timing:
+            out["started_ms"] = round(self.started * 1000, 3)
+            out["ended_ms"] = None if self.ended is None else round(self.ended * 1000, 3)
+        return out
 
 
 @dataclass
@@ -97,9 +117,9 @@ class Control:
             self.calls.append(entry)
         return entry
 
-    def calls_json(self) -> list[dict[str, Any]]:
+    def calls_json(self, timing: bool = False) -> list[dict[str, Any]]:
         with self.lock:
-            return [c.to_json() for c in self.calls]
+            return [c.to_json(timing) for c in self.calls]
 
     def clear_calls(self) -> None:
         with self.lock:
@@ -116,7 +136,8 @@ class Control:
             raise ControlError("expected a JSON object or an array of objects")
         known = set(KNOB_TYPES) | {
             "operation", "service", "count", "status", "code", "message", "headers",
-            "amplify_job_status", "page_size",
+            "amplify_job_status", "page_size", "amplify_access_token_clone",
+            "amplify_job_status", "page_size", "deployment_failure",
         }
         unknown = set(spec) - known
         if unknown:
@@ -136,6 +157,16 @@ class Control:
                 if status not in ("SUCCEED", "FAILED", "CANCELLED"):
                     raise ControlError("amplify_job_status must be SUCCEED, FAILED or CANCELLED")
                 self.knobs.amplify_job_status = status
+            if "amplify_access_token_clone" in spec:
+                clone = spec["amplify_access_token_clone"]
+                if clone not in ("TOKEN", "SSH"):
+                    raise ControlError("amplify_access_token_clone must be TOKEN or SSH")
+                self.knobs.amplify_access_token_clone = clone
+            if "deployment_failure" in spec:
+                failure = spec["deployment_failure"]
+                if failure is not None and (not isinstance(failure, str) or not failure):
+                    raise ControlError("deployment_failure must be a non-empty string or null")
+                self.knobs.deployment_failure = failure
             if "page_size" in spec:
                 size = spec["page_size"]
                 if size is not None and (not isinstance(size, int) or size < 1):
@@ -181,6 +212,9 @@ class Control:
                 "amplify_job_s": k.amplify_job_s,
                 "amplify_job_status": k.amplify_job_status,
                 "page_size": k.page_size,
+                "amplify_access_token_clone": k.amplify_access_token_clone,
+                "deployment_pending_s": k.deployment_pending_s,
+                "deployment_failure": k.deployment_failure,
             }
 
     def take_fault(self, service: str, operation: str) -> Fault | None:
@@ -210,11 +244,12 @@ class Control:
         with self.lock:
             self.role_created.pop(arn, None)
 
-    def role_still_propagating(self, arn: str) -> bool:
+    def role_still_propagating(self, arn: str, at: float) -> bool:
+        """Whether the role was still unusable at monotonic time `at` (the request's arrival)."""
         with self.lock:
             created = self.role_created.get(arn)
             delay = self.knobs.role_propagation_s
-        return created is not None and time.monotonic() - created < delay
+        return created is not None and at - created < delay
 
     def update_account_throttled(self, account: str) -> bool:
         """True when UpdateAccount comes too soon after the previous one."""

@@ -1,8 +1,19 @@
 """A stateful fake of the parts of GitHub's REST API that chatctl and Amplify use:
-the authenticated user, repositories, repository webhooks and deploy keys.
+the authenticated user, repositories, repository webhooks, deploy keys, and which
+GitHub Apps are installed on which repositories.
 
 Shapes, status codes and pagination follow docs.github.com/en/rest (see
 shared reference §8). Tokens are never echoed in responses or logs.
+
+Tokens are classic (OAuth scopes) or fine-grained (repository permissions); every
+hook and key endpoint checks what the REST reference says it needs:
+- classic scopes, "Scopes for OAuth apps" (docs.github.com/en/apps/oauth-apps/
+  building-oauth-apps/scopes-for-oauth-apps): `read:repo_hook` reads hooks,
+  `write:repo_hook` also creates and edits them, `admin:repo_hook` also deletes them,
+  `repo` covers all of that and deploy keys;
+- fine-grained permissions, the "Fine-grained access tokens for …" section of each
+  endpoint (docs.github.com/en/rest/repos/webhooks, /rest/deploy-keys/deploy-keys):
+  "Webhooks" read / write, "Administration" read / write.
 """
 
 from __future__ import annotations
@@ -19,9 +30,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 DOCS = "https://docs.github.com/rest"
+HOOK_READ_SCOPES = {"repo", "admin:repo_hook", "write:repo_hook", "read:repo_hook"}
 HOOK_WRITE_SCOPES = {"repo", "admin:repo_hook", "write:repo_hook"}
 HOOK_DELETE_SCOPES = {"repo", "admin:repo_hook"}
-KEY_WRITE_SCOPES = {"repo"}
+KEY_SCOPES = {"repo"}
+# What each hook/key operation needs: (classic scopes, fine-grained permission, level).
+NEEDS: dict[str, tuple[set[str], str, str]] = {
+    "hook_read": (HOOK_READ_SCOPES, "webhooks", "read"),
+    "hook_write": (HOOK_WRITE_SCOPES, "webhooks", "write"),
+    "hook_delete": (HOOK_DELETE_SCOPES, "webhooks", "write"),
+    "key_read": (KEY_SCOPES, "administration", "read"),
+    "key_write": (KEY_SCOPES, "administration", "write"),
+}
+PERMISSION_LEVELS = {"read": 1, "write": 2}
 MAX_HOOKS_PER_REPO = 20
 
 Response = tuple[int, list[tuple[str, str]], bytes]
@@ -37,7 +58,21 @@ class Token:
     login: str
     user_id: int
     repos: set[str] | None  # lower-case "owner/name" the token may see; None = all
+    # Fine-grained tokens carry repository permissions ("webhooks": "write", …) instead
+    # of scopes; None for a classic token.
+    permissions: dict[str, str] | None = None
     used: int = 0
+
+    @property
+    def fine_grained(self) -> bool:
+        return self.permissions is not None
+
+    def allows(self, need: str) -> bool:
+        scopes, permission, level = NEEDS[need]
+        if self.permissions is None:
+            return bool(scopes & set(self.scopes))
+        granted = PERMISSION_LEVELS.get(self.permissions.get(permission, ""), 0)
+        return granted >= PERMISSION_LEVELS[level]
 
 
 @dataclass
@@ -51,6 +86,9 @@ class Repo:
     hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     hook_secrets: dict[int, str] = field(default_factory=dict)
     keys: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # key id -> the token that created it (never serialised): GitHub deletes a deploy key
+    # when the personal access token that created it is deleted.
+    key_tokens: dict[int, str] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -106,6 +144,9 @@ class GitHub:
     def reset(self) -> None:
         self.repos: dict[str, Repo] = {}
         self.tokens: dict[str, Token] = {}
+        # (app slug, lower-case owner) -> lower-case repository names, or None for "All
+        # repositories" (GitHub's two choices when an App is installed on an account).
+        self.installations: dict[tuple[str, str], set[str] | None] = {}
         self.next_id = 1
 
     def _id(self) -> int:
@@ -138,10 +179,18 @@ class GitHub:
     def register_token(self, spec: dict[str, Any]) -> dict[str, Any]:
         token = spec.get("token")
         scopes = spec.get("scopes", [])
+        permissions = spec.get("permissions")
         if not isinstance(token, str) or not token:
             raise GitHubError(422, "token is required")
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise GitHubError(422, "scopes must be a list of strings")
+        if permissions is not None:
+            if scopes:
+                raise GitHubError(422, "a token has scopes (classic) or permissions (fine-grained), not both")
+            if not isinstance(permissions, dict) or not all(
+                isinstance(k, str) and v in PERMISSION_LEVELS for k, v in permissions.items()
+            ):
+                raise GitHubError(422, "permissions must map permission names to \"read\" or \"write\"")
         repos = spec.get("repos")
         if repos is not None and (not isinstance(repos, list) or not all(isinstance(r, str) for r in repos)):
             raise GitHubError(422, "repos must be a list of \"owner/name\" strings")
@@ -151,11 +200,44 @@ class GitHub:
             login=login,
             user_id=self._id() + 5000,
             repos={r.lower() for r in repos} if repos is not None else None,
+            permissions=dict(permissions) if permissions is not None else None,
         )
-        return {"login": login, "scopes": list(scopes), "repos": repos}
+        return {"login": login, "scopes": list(scopes), "permissions": permissions, "repos": repos}
 
     def revoke_token(self, token: str) -> bool:
-        return self.tokens.pop(token, None) is not None
+        """Deletes a token. GitHub ("REST API endpoints for deploy keys"): "If the deploy
+        key is created with a personal access token, deleting the personal access token
+        will also delete the deploy key"."""
+        if self.tokens.pop(token, None) is None:
+            return False
+        for repo in self.repos.values():
+            for key_id in [k for k, t in repo.key_tokens.items() if t == token]:
+                repo.keys.pop(key_id, None)
+                repo.key_tokens.pop(key_id, None)
+        return True
+
+    def install_app(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Installs a GitHub App (e.g. `aws-amplify-eu-west-1`) on an account, for all of
+        its repositories or only the named ones."""
+        app = spec.get("app")
+        owner = spec.get("owner")
+        repos = spec.get("repos")
+        if not isinstance(app, str) or not app or not isinstance(owner, str) or not owner:
+            raise GitHubError(422, "app and owner are required")
+        if repos is not None and (not isinstance(repos, list) or not all(isinstance(r, str) for r in repos)):
+            raise GitHubError(422, "repos must be a list of repository names")
+        self.installations[(app, owner.lower())] = {r.lower() for r in repos} if repos is not None else None
+        return {"app": app, "owner": owner, "repos": repos}
+
+    def uninstall_app(self, app: str, owner: str) -> bool:
+        return self.installations.pop((app, owner.lower()), False) is not False
+
+    def installed(self, app: str, repo: Repo) -> bool:
+        key = (app, repo.owner.lower())
+        if key not in self.installations:
+            return False
+        selected = self.installations[key]
+        return selected is None or repo.name.lower() in selected
 
     def repo_state(self, owner: str, name: str, base: str) -> dict[str, Any]:
         repo = self.repos.get(f"{owner}/{name}".lower())
@@ -165,20 +247,23 @@ class GitHub:
             "repo": self.repo_json(repo, base, None),
             "hooks": [self.hook_json(repo, h, base) for h in repo.hooks.values()],
             "keys": [self.key_json(repo, k, base) for k in repo.keys.values()],
+            "installations": sorted(app for (app, _) in self.installations if self.installed(app, repo)),
         }
 
     # --- authorisation ------------------------------------------------------
-    def authenticate(self, authorization: str | None) -> Token:
+    def authenticate(self, authorization: str | None) -> tuple[Token, str]:
+        """The token of an `Authorization` header, and its secret."""
         if not authorization:
             raise GitHubError(401, "Requires authentication")
         parts = authorization.split(None, 1)
         if len(parts) != 2 or parts[0].lower() not in ("token", "bearer"):
             raise GitHubError(401, "Bad credentials")
-        token = self.tokens.get(parts[1].strip())
+        secret = parts[1].strip()
+        token = self.tokens.get(secret)
         if token is None:
             raise GitHubError(401, "Bad credentials")
         token.used += 1
-        return token
+        return token, secret
 
     def token_for(self, secret: str) -> Token | None:
         return self.tokens.get(secret)
@@ -191,13 +276,21 @@ class GitHub:
         return repo
 
     @staticmethod
-    def require(token: Token, accepted: set[str]) -> None:
-        if not accepted & set(token.scopes):
-            raise GitHubError(
-                403,
-                "Resource not accessible by personal access token",
-                headers={"X-Accepted-OAuth-Scopes": ", ".join(sorted(accepted))},
-            )
+    def require(token: Token, need: str) -> None:
+        """403 when the token lacks what `need` (a key of NEEDS) takes, with the header
+        GitHub uses to say what would do: `X-Accepted-OAuth-Scopes` for classic tokens,
+        `X-Accepted-GitHub-Permissions` for fine-grained ones (GitHub changelog
+        2023-08-10, "X-Accepted-GitHub-Permissions header for fine-grained permission
+        actors")."""
+        if token.allows(need):
+            return
+        scopes, permission, level = NEEDS[need]
+        header = (
+            {"X-Accepted-GitHub-Permissions": f"{permission}={level}"}
+            if token.fine_grained
+            else {"X-Accepted-OAuth-Scopes": ", ".join(sorted(scopes))}
+        )
+        raise GitHubError(403, "Resource not accessible by personal access token", headers=header)
 
     # --- JSON shapes ------------------------------------------------------------
     def user_json(self, token: Token, base: str) -> dict[str, Any]:
@@ -214,7 +307,7 @@ class GitHub:
         }
 
     def repo_json(self, repo: Repo, base: str, token: Token | None) -> dict[str, Any]:
-        can_admin = token is None or "repo" in token.scopes
+        can_admin = token is None or token.allows("key_write")
         return {
             "id": repo.id,
             "node_id": base64.b64encode(f"010:Repository{repo.id}".encode()).decode(),
@@ -303,7 +396,7 @@ class GitHub:
         repo.hooks[hook_id] = hook
         return hook
 
-    def add_key(self, repo: Repo, body: dict[str, Any], added_by: str) -> dict[str, Any]:
+    def add_key(self, repo: Repo, body: dict[str, Any], added_by: str, token: str) -> dict[str, Any]:
         material = body.get("key")
         if not isinstance(material, str) or not material.strip():
             raise GitHubError(422, "Validation Failed",
@@ -326,6 +419,7 @@ class GitHub:
             "enabled": True,
         }
         repo.keys[key_id] = key
+        repo.key_tokens[key_id] = token
         return key
 
     # --- REST handler ---------------------------------------------------------------
@@ -336,8 +430,8 @@ class GitHub:
             template, params = route(method, path)
             if not params and template != "GET /user":
                 raise GitHubError(404, "Not Found")
-            token = self.authenticate(headers.get("authorization"))
-            status, payload, extra = self._dispatch(template, params, token, query, body, base)
+            token, secret = self.authenticate(headers.get("authorization"))
+            status, payload, extra = self._dispatch(template, params, token, secret, query, body, base)
         except GitHubError as err:
             payload = {"message": err.message, "documentation_url": DOCS}
             if err.errors:
@@ -358,8 +452,9 @@ class GitHub:
         ]
         if token is not None:
             reset_at = (int(time.time()) // 3600 + 1) * 3600
+            if not token.fine_grained:
+                out_headers.append(("X-OAuth-Scopes", ", ".join(token.scopes)))
             out_headers += [
-                ("X-OAuth-Scopes", ", ".join(token.scopes)),
                 ("X-RateLimit-Limit", "5000"),
                 ("X-RateLimit-Remaining", str(max(0, 5000 - token.used))),
                 ("X-RateLimit-Used", str(token.used)),
@@ -371,30 +466,34 @@ class GitHub:
         data = b"" if status == 204 else json.dumps(payload).encode()
         return status, out_headers, data
 
-    def _dispatch(self, template: str, params: dict[str, str], token: Token, query: str,
+    def _dispatch(self, template: str, params: dict[str, str], token: Token, secret: str, query: str,
                   body: bytes, base: str) -> tuple[int, Any, dict[str, str]]:
         if template == "GET /user":
             return 200, self.user_json(token, base), {}
         repo = self.visible_repo(token, params["owner"], params["repo"])
         kind = "hooks" if "/hooks" in template else "keys"
+        prefix = "hook" if kind == "hooks" else "key"
+        method = template.split(" ", 1)[0]
         if template == "GET /repos/{owner}/{repo}":
             return 200, self.repo_json(repo, base, token), {}
+        if method == "GET":
+            self.require(token, f"{prefix}_read")
+        elif method == "DELETE":
+            self.require(token, f"{prefix}_delete" if kind == "hooks" else "key_write")
+        else:
+            self.require(token, f"{prefix}_write")
         if template.endswith("/hooks") or template.endswith("/keys"):
             collection = repo.hooks if kind == "hooks" else repo.keys
-            if template.startswith("GET"):
+            if method == "GET":
                 items = list(collection.values())
                 render = self.hook_json if kind == "hooks" else self.key_json
                 return self._page(items, query, base, f"/repos/{repo.full_name}/{kind}",
                                   lambda item: render(repo, item, base))
             data = self._json_body(body)
             if kind == "hooks":
-                self.require(token, HOOK_WRITE_SCOPES)
-                hook = self.add_hook(repo, data)
-                out = self.hook_json(repo, hook, base)
+                out = self.hook_json(repo, self.add_hook(repo, data), base)
             else:
-                self.require(token, KEY_WRITE_SCOPES)
-                key = self.add_key(repo, data, token.login)
-                out = self.key_json(repo, key, base)
+                out = self.key_json(repo, self.add_key(repo, data, token.login, secret), base)
             return 201, out, {"Location": out["url"]}
         try:
             item_id = int(params["id"])
@@ -402,27 +501,22 @@ class GitHub:
             raise GitHubError(404, "Not Found") from exc
         if kind == "hooks":
             hook = repo.hooks.get(item_id)
-            if template.startswith("DELETE"):
-                self.require(token, HOOK_DELETE_SCOPES)
-            elif template.startswith("PATCH"):
-                self.require(token, HOOK_WRITE_SCOPES)
             if hook is None:
                 raise GitHubError(404, "Not Found")
-            if template.startswith("GET"):
+            if method == "GET":
                 return 200, self.hook_json(repo, hook, base), {}
-            if template.startswith("DELETE"):
+            if method == "DELETE":
                 del repo.hooks[item_id]
                 repo.hook_secrets.pop(item_id, None)
                 return 204, None, {}
             return 200, self._patch_hook(repo, hook, self._json_body(body), base), {}
         key = repo.keys.get(item_id)
-        if template.startswith("DELETE"):
-            self.require(token, KEY_WRITE_SCOPES)
         if key is None:
             raise GitHubError(404, "Not Found")
-        if template.startswith("GET"):
+        if method == "GET":
             return 200, self.key_json(repo, key, base), {}
         del repo.keys[item_id]
+        repo.key_tokens.pop(item_id, None)
         return 204, None, {}
 
     def _patch_hook(self, repo: Repo, hook: dict[str, Any], data: dict[str, Any], base: str) -> dict[str, Any]:

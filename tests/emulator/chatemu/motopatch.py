@@ -137,6 +137,9 @@ def _api_init(self: v2m.Api, *args: Any, **kwargs: Any) -> None:
     if self.protocol_type == "WEBSOCKET":
         # AWS reports the WebSocket endpoint with the wss scheme.
         self.api_endpoint = self.api_endpoint.replace("https://", "wss://", 1)
+    if self.backend.region_name.startswith("cn-"):
+        # The China partition's domain (botocore partitions.json: dnsSuffix amazonaws.com.cn).
+        self.api_endpoint += ".cn"
 
 
 def _api_create_stage(self: v2m.Api, config: dict[str, Any]) -> v2m.Stage:
