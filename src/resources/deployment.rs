@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use aws_sdk_apigatewayv2::types::DeploymentStatus;
+use aws_sdk_apigatewayv2::types::{Deployment, DeploymentStatus};
 
 use super::{Ctx, aws_error, collect_pages};
 use crate::plan::{Action, FieldChange, Step};
@@ -99,9 +99,22 @@ pub async fn settle(ctx: &Ctx, api_id: &str, stage: &str) -> Result<()> {
             .iter()
             .any(|d| d.deployment_status() == Some(&DeploymentStatus::Pending));
         if !pending {
+            // A failed deployment counts only when it is strictly newer than the one the
+            // stage serves: creation dates have a resolution of one second, so deployments
+            // made in the same second (auto-deploy makes one per change) are not ordered, and
+            // then the stage's own verdict is the answer.
+            let created =
+                |d: &Deployment| d.created_date().map(aws_smithy_types::DateTime::as_nanos);
+            let serving = deployments
+                .iter()
+                .find(|d| {
+                    d.deployment_id().is_some() && d.deployment_id() == current.deployment_id()
+                })
+                .and_then(created);
             let newest = deployments
                 .iter()
-                .max_by_key(|d| d.created_date().map(aws_smithy_types::DateTime::as_nanos));
+                .filter(|d| created(d) > serving)
+                .max_by_key(|d| created(d));
             let message = current.last_deployment_status_message().unwrap_or_default();
             if is_failure(message) {
                 bail!("stage {stage} did not deploy: {message}");
