@@ -191,7 +191,16 @@ async fn chatctl_logs_reads_the_access_log_of_chatctl_dev() {
 
     let dir = tempfile::tempdir().unwrap();
     let (child, frontend) = start_dev(dir.path()).await;
-    let websocket = format!("{}dev?name=alice", frontend.replace("http://", "ws://"));
+    // Sign-in is on by default: a token for alice from the local provider.
+    let token = reqwest::get(format!("{frontend}oidc/dev-token?name=alice"))
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let websocket = format!("{}dev?token={token}", frontend.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(&websocket).await.unwrap();
     socket
         .send(Message::text(r#"{"action":"who"}"#))
@@ -232,6 +241,11 @@ async fn chatctl_logs_reads_the_access_log_of_chatctl_dev() {
         assert!(line.contains("ip=127.0.0.1"), "{line}");
     }
     let file = std::fs::read_to_string(dir.path().join(".chatctl/logs/dev/access.log")).unwrap();
+    // The ID token travelled in the query string; no log line carries it.
+    assert!(
+        !file.contains(token.trim()) && !text.contains(token.trim()),
+        "{file}"
+    );
     let (_, first) = file.lines().next().unwrap().split_once(' ').unwrap();
     let record: serde_json::Value = serde_json::from_str(first).unwrap();
     let keys: Vec<&str> = record

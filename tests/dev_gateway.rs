@@ -670,7 +670,7 @@ async fn a_mapping_from_an_undeclared_route_parameter_does_not_start() {
     let options = chatctl::dev::DevOptions {
         routes: routes.clone(),
         backend_url: Some("http://127.0.0.1:9".into()),
-        ..chatctl::dev::DevOptions::default()
+        ..chatctl::dev::DevOptions::without_auth()
     };
     let err = chatctl::dev::start(options).await.unwrap_err();
     assert!(
