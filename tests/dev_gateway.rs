@@ -687,7 +687,7 @@ async fn a_mapping_from_an_undeclared_route_parameter_does_not_start() {
         routes,
         backend_url: Some("http://127.0.0.1:9".into()),
         backend_secret: Some(common::TEST_SECRET.into()),
-        ..chatctl::dev::DevOptions::default()
+        ..chatctl::dev::DevOptions::without_auth()
     })
     .await
     .unwrap();
