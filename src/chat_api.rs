@@ -25,8 +25,40 @@ pub const DEFAULT_RESPONSE_KEY: &str = "$default";
 pub const INTEGRATION_TIMEOUT_MS: i32 = 29_000;
 
 pub const CONNECT_ROUTE: &str = "$connect";
+/// The `$connect` authorizer's identity source: the ID token in the query string (browsers
+/// cannot set headers on a WebSocket handshake).
+pub const TOKEN_IDENTITY_SOURCE: &str = "route.request.querystring.token";
 pub const DISCONNECT_ROUTE: &str = "$disconnect";
 pub const DEFAULT_ROUTE: &str = "$default";
+
+/// How the API learns who connects ([`crate::config::Auth`] decides; docs/auth.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Identity {
+    /// `?name=` is mapped to the backend as it is, and the backend secret comes from a stage
+    /// variable (`[auth] provider = "none"`).
+    #[default]
+    ClientName,
+    /// A Lambda REQUEST authorizer on `$connect` verifies `?token=`; the verified name and the
+    /// backend secret come from its context (`context.authorizer.*`), which API Gateway hands
+    /// to the integrations of every later route of the connection as well.
+    Authorizer,
+}
+
+/// The authorizer a route requires (`$connect` only: API Gateway allows none elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteAuthorizer {
+    /// `route.request.querystring.token`. A handshake without it is refused with 401 before
+    /// the authorizer runs.
+    pub identity_source: String,
+}
+
+impl RouteAuthorizer {
+    /// The query string parameter of the identity source.
+    pub fn query_parameter(&self) -> Option<&str> {
+        self.identity_source
+            .strip_prefix("route.request.querystring.")
+    }
+}
 
 /// The scheme of the backend, written literally before the stage variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +135,8 @@ pub struct RouteSpec {
     /// (`context.X` — `context.authorizer.KEY` included —, `stageVariables.X`,
     /// `route.request.querystring.X`).
     pub request_parameters: BTreeMap<String, String>,
+    /// `Some` on `$connect` with [`Identity::Authorizer`].
+    pub authorizer: Option<RouteAuthorizer>,
     /// Route request parameters the route declares (`route.request.querystring.X` → whether
     /// it is required). "Integration request parameters can be mapped from any *defined*
     /// route request parameters" (developer guide, "Set up data mapping for WebSocket
@@ -111,31 +145,49 @@ pub struct RouteSpec {
 }
 
 impl RouteSpec {
-    fn new(route_key: &str, backend_path: &str, two_way: bool) -> Self {
+    fn new(route_key: &str, backend_path: &str, two_way: bool, identity: Identity) -> Self {
         let mut request_parameters = BTreeMap::new();
         let mut route_parameters = BTreeMap::new();
         let mut map = |header: &str, source: String| {
             request_parameters.insert(format!("integration.request.header.{header}"), source);
         };
-        map(
-            "x-chat-secret",
-            format!("stageVariables.{BACKEND_SECRET_VARIABLE}"),
-        );
+        let connect = route_key == CONNECT_ROUTE;
+        match identity {
+            Identity::ClientName => {
+                map(
+                    "x-chat-secret",
+                    format!("stageVariables.{BACKEND_SECRET_VARIABLE}"),
+                );
+                // Headers and query strings of the upgrade request exist only on $connect,
+                // and the route declares what its integration maps. The name is optional
+                // for API Gateway (Required: false): the backend refuses a missing one with
+                // its own 400, which the client sees.
+                if connect {
+                    map("x-chat-name", "route.request.querystring.name".to_owned());
+                    route_parameters.insert("route.request.querystring.name".to_owned(), false);
+                }
+            }
+            Identity::Authorizer => {
+                let secret = chat_handler::auth::CONTEXT_SECRET;
+                map("x-chat-secret", format!("context.authorizer.{secret}"));
+                if connect {
+                    let name = chat_handler::auth::CONTEXT_NAME;
+                    map("x-chat-name", format!("context.authorizer.{name}"));
+                }
+            }
+        }
         map("x-connection-id", "context.connectionId".to_owned());
         map("x-route-key", "context.routeKey".to_owned());
         map("x-request-id", "context.requestId".to_owned());
-        // Headers and query strings of the upgrade request exist only on $connect. The
-        // name is optional for API Gateway (Required: false): the backend refuses a missing
-        // one with its own 400, which the client sees.
-        if route_key == CONNECT_ROUTE {
-            map("x-chat-name", "route.request.querystring.name".to_owned());
-            route_parameters.insert("route.request.querystring.name".to_owned(), false);
-        }
+        let authorizer = (connect && identity == Identity::Authorizer).then(|| RouteAuthorizer {
+            identity_source: TOKEN_IDENTITY_SOURCE.to_owned(),
+        });
         Self {
             route_key: route_key.to_owned(),
             backend_path: backend_path.to_owned(),
             two_way,
             request_parameters,
+            authorizer,
             route_parameters,
         }
     }
@@ -181,23 +233,42 @@ pub fn resolve_uri(
     Ok(out)
 }
 
-/// The chat service's routes, in the order they are created and shown.
+/// The chat service's routes, in the order they are created and shown, with names from the
+/// client (`[auth] provider = "none"`).
 pub fn routes() -> Vec<RouteSpec> {
+    routes_for(Identity::ClientName)
+}
+
+/// The chat service's routes for `identity`.
+pub fn routes_for(identity: Identity) -> Vec<RouteSpec> {
     vec![
-        RouteSpec::new(CONNECT_ROUTE, "connect", false),
-        RouteSpec::new(DISCONNECT_ROUTE, "disconnect", false),
-        RouteSpec::new(DEFAULT_ROUTE, "default", true),
-        RouteSpec::new("sendmessage", "sendmessage", true),
-        RouteSpec::new("who", "who", true),
+        RouteSpec::new(CONNECT_ROUTE, "connect", false, identity),
+        RouteSpec::new(DISCONNECT_ROUTE, "disconnect", false, identity),
+        RouteSpec::new(DEFAULT_ROUTE, "default", true, identity),
+        RouteSpec::new("sendmessage", "sendmessage", true, identity),
+        RouteSpec::new("who", "who", true, identity),
     ]
 }
 
 /// Stage variables that point the integrations at the backend.
 pub fn stage_variables(backend: &BackendEndpoint, secret: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (BACKEND_HOST_VARIABLE.to_owned(), backend.host.clone()),
-        (BACKEND_SECRET_VARIABLE.to_owned(), secret.to_owned()),
-    ])
+    stage_variables_for(Identity::ClientName, backend, secret)
+}
+
+/// Stage variables for `identity`: with an authorizer the secret travels in its context, so
+/// the stage holds the backend host only (AWS: "Stage variables are not intended to be used
+/// for sensitive data, such as credentials. To pass sensitive data to integrations, use an AWS
+/// Lambda authorizer", websocket-api-stages.html).
+pub fn stage_variables_for(
+    identity: Identity,
+    backend: &BackendEndpoint,
+    secret: &str,
+) -> BTreeMap<String, String> {
+    let mut variables = BTreeMap::from([(BACKEND_HOST_VARIABLE.to_owned(), backend.host.clone())]);
+    if identity == Identity::ClientName {
+        variables.insert(BACKEND_SECRET_VARIABLE.to_owned(), secret.to_owned());
+    }
+    variables
 }
 
 /// Access-log format. WebSocket stages reject some REST variables (e.g. `$context.status`),
@@ -250,6 +321,43 @@ mod tests {
             .map(|r| r.route_key)
             .collect();
         assert_eq!(two_way, ["$default", "sendmessage", "who"]);
+    }
+
+    #[test]
+    fn with_an_authorizer_name_and_secret_come_from_its_context() {
+        for route in routes_for(Identity::Authorizer) {
+            let p = &route.request_parameters;
+            assert_eq!(
+                p["integration.request.header.x-chat-secret"], "context.authorizer.backendSecret",
+                "{}",
+                route.route_key
+            );
+            let connect = route.route_key == CONNECT_ROUTE;
+            assert_eq!(
+                p.get("integration.request.header.x-chat-name")
+                    .map(String::as_str),
+                connect.then_some("context.authorizer.name")
+            );
+            // Nothing of the query string reaches the backend: `?name=` is ignored.
+            assert!(!p.values().any(|source| source.starts_with("route.request")));
+            assert_eq!(
+                route
+                    .authorizer
+                    .as_ref()
+                    .and_then(RouteAuthorizer::query_parameter),
+                connect.then_some("token")
+            );
+        }
+        assert!(routes().iter().all(|route| route.authorizer.is_none()));
+        for route in routes_for(Identity::Authorizer) {
+            assert!(route.route_parameters.is_empty(), "{}", route.route_key);
+        }
+        let backend = BackendEndpoint::parse("https://b.example/").unwrap();
+        let vars = stage_variables_for(Identity::Authorizer, &backend, "s3cret");
+        assert_eq!(
+            vars,
+            BTreeMap::from([("backendHost".to_owned(), "b.example".to_owned())])
+        );
     }
 
     #[test]

@@ -105,8 +105,11 @@ pub enum Command {
     ///
     /// Serves a local WebSocket gateway that behaves like API Gateway (same routes, mappings,
     /// responses and throttling as `chatctl up` deploys), the @connections API, the chat
-    /// backend with an in-memory registry, and the reference web app. Uses chatctl.toml's
-    /// stage and [api] throttling when the file exists, defaults otherwise. Ctrl-C stops it.
+    /// backend with an in-memory registry, and the reference web app. Sign-in is on: a local
+    /// OpenID provider at /oidc signs people in by name (no password), and the $connect
+    /// authorizer verifies their ID token, as on AWS; `--no-auth` (or [auth] provider =
+    /// "none") lets clients pick a name with ?name= instead. Uses chatctl.toml's stage and
+    /// [api] throttling when the file exists, defaults otherwise. Ctrl-C stops it.
     Dev(DevArgs),
     /// Show (or write out) the chat backend's Lambda zip that `up` deploys: its size and SHA-256.
     ///
@@ -198,6 +201,14 @@ pub struct DevArgs {
     /// Close connections older than this many seconds (API Gateway: 7200; 1 to 86400).
     #[arg(long, default_value_t = 7200, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
     pub max_connection: u64,
+    /// No sign-in: clients pick their name with ?name=, which proves nothing (like [auth]
+    /// provider = "none").
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Lifetime of the ID tokens the local sign-in issues (Cognito's default: 3600; 1 to
+    /// 86400).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", value_parser = seconds(MAX_DEV_SECONDS))]
+    pub token_lifetime: u64,
     /// Write the access log (the lines the deployed stage logs) under DIR/{stage}/, for
     /// `chatctl logs --dev`.
     #[arg(long, value_name = "DIR", default_value = crate::logs::local::DEFAULT_DIR)]

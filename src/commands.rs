@@ -295,6 +295,9 @@ async fn plan(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (observed, desired, plan, _) =
         observe_with_code(&ctx, &config, global, stack::Options::default()).await?;
     stop_on_conflicts(&ctx, &observed, &desired)?;
+    if let Some(warning) = config.auth.warning() {
+        ui.warn(warning);
+    }
     ui.result(&plan.to_string(), &plan);
     Ok(if plan.has_changes() {
         Outcome::Changes
@@ -358,9 +361,19 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
             stack::BACKEND_SECRET_ENV
         );
     }
+    // On unless turned off here or in chatctl.toml.
+    let auth = if args.no_auth || config.as_ref().is_some_and(|c| !c.auth.verifies_names()) {
+        crate::dev::DevAuth::Off
+    } else {
+        crate::dev::DevAuth::Local {
+            token_lifetime: Duration::from_secs(args.token_lifetime),
+        }
+    };
     let options = crate::dev::DevOptions {
         port: args.port,
         stage,
+        auth,
+        routes: crate::chat_api::routes_for(auth.identity()),
         api: config
             .as_ref()
             .map_or(defaults.api.clone(), |c| c.api.clone()),
@@ -374,9 +387,16 @@ async fn dev(global: &GlobalArgs, args: &DevArgs, ui: &Ui) -> Result<Outcome> {
     };
     let server = crate::dev::start(options).await?;
     let urls = server.urls();
+    let identity = match &urls.dev_token_url {
+        Some(tokens) => format!(
+            "?token=ID_TOKEN\n  sign-in       {} (any name, no password; a token for scripts: curl -s '{tokens}?name=alice')",
+            urls.sign_in_url.as_deref().unwrap_or_default()
+        ),
+        None => "?name=NAME (no sign-in: names prove nothing)".to_owned(),
+    };
     ui.result(
         &format!(
-            "chat running locally — open {} in two browser windows\n  websocket     {}?name=NAME\n  @connections  {}/@connections/{{id}}\n  backend       {}\npress Ctrl-C to stop",
+            "chat running locally — open {} in two browser windows\n  websocket     {}{identity}\n  @connections  {}/@connections/{{id}}\n  backend       {}\npress Ctrl-C to stop",
             urls.frontend_url, urls.websocket_url, urls.connections_url, urls.backend_url
         ),
         &urls,
@@ -490,6 +510,8 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
     let in_sync = !plan.has_changes()
         && warnings.is_empty()
         && resources.iter().all(|r| r.state != stack::FOREIGN_STATE);
+    // A choice, not drift: it does not change the exit code.
+    warnings.extend(config.auth.warning().map(str::to_owned));
     let mut text = format!("stack {} in {}", plan.stack, plan.region);
     for resource in &resources {
         let _ = write!(

@@ -14,7 +14,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use toml::Value;
 
+mod auth;
 use crate::partition::Partition;
+pub use auth::{Auth, NO_AUTH_WARNING};
 
 pub const DEFAULT_CONFIG_PATH: &str = "chatctl.toml";
 /// A chatctl.toml is a few hundred bytes; a file this large is not one (and `--config
@@ -57,6 +59,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
         &["repository", "branch", "platform", "framework"],
     ),
     ("github", &["api_url"]),
+    ("auth", auth::KEYS),
 ];
 
 /// Values that override the file: from `CHATCTL_*` variables and flags, already merged
@@ -78,6 +81,8 @@ pub struct Config {
     pub backend: Backend,
     pub frontend: Option<Frontend>,
     pub github_api_url: String,
+    /// `[auth]`: who may use a name.
+    pub auth: Auth,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -243,6 +248,7 @@ impl Config {
             .or(doc.string("github", "api_url")?)
             .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
         validate_url("github.api_url", &github_api_url, "the GitHub token")?;
+        let auth = auth::parse(&doc)?;
 
         Ok(Self {
             app,
@@ -252,6 +258,7 @@ impl Config {
             backend,
             frontend,
             github_api_url: github_api_url.trim_end_matches('/').to_owned(),
+            auth,
         })
     }
 

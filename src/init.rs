@@ -21,6 +21,7 @@ pub const FRONTEND_FILES: &[(&str, &str)] = &[
     ),
     ("app.js", include_str!("../templates/frontend/app.js")),
     ("client.js", include_str!("../templates/frontend/client.js")),
+    ("auth.js", include_str!("../templates/frontend/auth.js")),
     (
         "protocol.js",
         include_str!("../templates/frontend/protocol.js"),
@@ -99,6 +100,16 @@ architecture = "x86_64"          # lambda: x86_64 | arm64 (arm64 needs a prebuil
 memory_mb = 128                  # lambda: 128 to 10240
 timeout_s = 10                   # lambda: 1 to 29 seconds (API Gateway waits at most 29 s)
 # zip = "dist/bootstrap.zip"     # lambda: a prebuilt package (e.g. from cargo-lambda) instead of building
+
+# Who may use a name (docs/auth.md). The web app signs people in; the $connect authorizer
+# verifies their ID token, and the chat name comes from it (`?name=` is then ignored).
+[auth]
+provider = "cognito"             # cognito: chatctl creates a user pool with a hosted sign-in page
+                                 # oidc: your own OpenID Connect provider (issuer, audience below)
+                                 # none: a name is a label anyone can pick (plan and status warn)
+# name_claim = "cognito:username"      # the ID token claim holding the chat name (oidc: preferred_username)
+# issuer = "https://id.example.com/"   # oidc: exactly the `iss` of the provider's ID tokens
+# audience = "chat-web"                # oidc: the client id the tokens are issued for
 
 # The web app on Amplify Hosting, built from a GitHub repository: push this directory to
 # GitHub (amplify.yml and the app are at its root), install the Amplify GitHub App of your
@@ -271,6 +282,13 @@ mod tests {
         assert_eq!(config.api, crate::config::ApiSettings::default());
         assert!(matches!(config.backend, crate::config::Backend::Lambda(_)));
         assert!(config.frontend.is_none());
+        // New projects verify names.
+        assert_eq!(
+            config.auth,
+            crate::config::Auth::Cognito {
+                name_claim: "cognito:username".into()
+            }
+        );
         let pinned = Config::parse(
             &config_template(Some("ap-southeast-2"), Some("prod")),
             Path::new(CONFIG_FILE),

@@ -2,6 +2,7 @@
 //! it on one machine. `main.rs` is a thin shell around this library so that integration tests
 //! drive the same code paths as the binary.
 
+pub mod auth;
 pub mod aws;
 pub mod chat_api;
 pub mod cli;

@@ -4,6 +4,10 @@
 //! the probe checks that the second receives exactly that message, from the first's name, and
 //! that the first receives the `sent` acknowledgement with the same message id. Any other
 //! outcome is an error that says what was expected and what happened.
+//!
+//! On a loopback URL served by `chatctl dev` with sign-in on, the clients join with ID tokens
+//! from its local OpenID provider (found through its discovery document); elsewhere with
+//! `?name=`.
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +37,77 @@ pub struct ProbeReport {
     pub delivery_ms: f64,
     /// From sending the message to the sender getting its `sent` acknowledgement, ms.
     pub ack_ms: f64,
+    /// How the clients joined: `name` (`?name=`) or `token` (ID tokens of `chatctl dev`'s
+    /// local sign-in).
+    pub joined_with: &'static str,
+}
+
+/// How the probe's clients say who they are.
+enum Join {
+    Name,
+    /// ID tokens from this `dev-token` endpoint.
+    Token(String),
+}
+
+/// `chatctl dev`'s local provider, when `url` is a loopback URL of a dev server with sign-in.
+async fn local_sign_in(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("ws://")?;
+    let authority = rest.split(['/', '?']).next()?;
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return None;
+    }
+    let discovery = format!(
+        "http://{authority}{}/.well-known/openid-configuration",
+        crate::dev::oidc::PATH
+    );
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    let document: Value = client
+        .get(&discovery)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    document
+        .get("chatctl_dev_token_endpoint")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+async fn dev_token(endpoint: &str, name: &str) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    // Probe names are plain `[a-z0-9-]`: nothing to encode.
+    let response = client
+        .get(format!("{endpoint}?name={name}"))
+        .send()
+        .await
+        .with_context(|| format!("asking {endpoint} for a token"))?;
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() {
+        bail!(
+            "{endpoint} refused a token for {name}: {status} {}",
+            body.trim()
+        );
+    }
+    Ok(body.trim().to_owned())
 }
 
 /// Runs the probe against `url` (`ws://` or `wss://`, the stage URL without `?name=`); the
@@ -55,10 +130,22 @@ async fn run(url: &str, deadline: tokio::time::Instant) -> Result<ProbeReport> {
     let receiver = format!("probe-{tag}-b");
     let text = format!("probe {}", random_token(16));
 
+    let join = match local_sign_in(url).await {
+        Some(endpoint) => Join::Token(endpoint),
+        None => Join::Name,
+    };
+    let query = async |name: &str| -> Result<String> {
+        Ok(match &join {
+            Join::Name => format!("name={name}"),
+            Join::Token(endpoint) => format!("token={}", dev_token(endpoint, name).await?),
+        })
+    };
+    let (query_a, query_b) = (query(&sender).await?, query(&receiver).await?);
+
     let started = Instant::now();
-    let mut a = connect(url, &sender).await?;
+    let mut a = connect(url, &sender, &query_a).await?;
     let connect_ms = millis(started.elapsed());
-    let mut b = connect(url, &receiver).await?;
+    let mut b = connect(url, &receiver, &query_b).await?;
 
     let outcome = exchange(&mut a, &mut b, &sender, &receiver, &text, deadline).await;
     // Close politely whatever happened, without letting a slow close hide the result.
@@ -76,6 +163,10 @@ async fn run(url: &str, deadline: tokio::time::Instant) -> Result<ProbeReport> {
         connect_ms,
         delivery_ms,
         ack_ms,
+        joined_with: match join {
+            Join::Name => "name",
+            Join::Token(_) => "token",
+        },
     })
 }
 
@@ -152,9 +243,9 @@ async fn exchange(
     Ok((message_id, delivery_ms, ack_ms))
 }
 
-async fn connect(url: &str, name: &str) -> Result<Socket> {
+async fn connect(url: &str, name: &str, query: &str) -> Result<Socket> {
     let separator = if url.contains('?') { '&' } else { '?' };
-    let target = format!("{url}{separator}name={name}");
+    let target = format!("{url}{separator}{query}");
     match connect_async(target.as_str()).await {
         Ok((socket, _)) => Ok(socket),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {

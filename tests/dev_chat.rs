@@ -1,5 +1,7 @@
 //! The chat protocol (DESIGN §2) end to end through `chatctl dev` with its in-process backend,
-//! and the frontend it serves.
+//! and the frontend it serves. The clients sign in as `chatctl dev` runs by default: each joins
+//! with an ID token for its name from the local sign-in (`tests/dev_auth.rs` covers what the
+//! authorizer refuses).
 
 // Each test holds servers and several WebSocket clients in one future, on purpose.
 #![allow(clippy::large_futures)]
@@ -11,7 +13,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chatctl::dev::DevOptions;
-use common::{Client, WAIT, bounded, connect, http, start, start_chat, try_connect};
+use common::{
+    Client, WAIT, bounded, connect, http, start, start_chat, start_without_auth, try_connect,
+};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -179,10 +183,11 @@ async fn mistakes_get_error_frames_seen_by_the_sender_only() {
     .await;
 }
 
+/// Without sign-in (`--no-auth`), the backend checks the name the client picked.
 #[tokio::test]
-async fn bad_or_missing_names_refuse_the_handshake_with_400() {
+async fn without_sign_in_bad_or_missing_names_refuse_the_handshake_with_400() {
     bounded(LIMIT, async {
-        let server = start_chat().await;
+        let server = start_without_auth().await;
         let base = server.websocket_url();
         for query in [
             "",
@@ -242,11 +247,25 @@ async fn the_frontend_is_served_with_config_and_spa_fallback() {
         let config = config.text().await.unwrap();
         assert!(
             config.contains(&format!(
-                "window.CHAT_CONFIG = {{ websocketUrl: \"{}\" }};",
+                "window.CHAT_CONFIG = {{ websocketUrl: \"{}\", auth: {{",
                 server.websocket_url()
             )),
             "{config}"
         );
+        // The sign-in settings point at the local provider.
+        let auth = config
+            .split_once("auth: ")
+            .and_then(|(_, rest)| rest.strip_suffix(" };\n"))
+            .unwrap();
+        let auth: Value = serde_json::from_str(auth).unwrap();
+        let issuer = server.urls().sign_in_url.unwrap();
+        assert_eq!(auth["provider"], "oidc");
+        assert_eq!(auth["issuer"], issuer);
+        assert_eq!(auth["clientId"], "chatctl-dev");
+        assert_eq!(auth["authorizationEndpoint"], format!("{issuer}/authorize"));
+        assert_eq!(auth["tokenEndpoint"], format!("{issuer}/token"));
+        assert_eq!(auth["logoutEndpoint"], format!("{issuer}/logout"));
+        assert_eq!(auth["nameClaim"], "preferred_username");
 
         // Deep links and reloads get the app.
         for path in ["chat/bob", "chat/bob/", "some/unknown/page"] {

@@ -10,8 +10,14 @@ use tokio::process::{Child, Command};
 
 /// Starts `chatctl dev --port 0` in `dir` and returns it with its frontend URL.
 async fn start_dev(dir: &std::path::Path) -> (Child, String) {
+    start_dev_with(dir, &[]).await.0
+}
+
+/// The same with extra arguments; also returns the lines printed after the first.
+async fn start_dev_with(dir: &std::path::Path, extra: &[&str]) -> ((Child, String), Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chatctl"))
         .args(["dev", "--port", "0"])
+        .args(extra)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -35,7 +41,22 @@ async fn start_dev(dir: &std::path::Path) -> (Child, String) {
     }
     assert!(rest.iter().any(|l| l.contains("websocket")), "{rest:?}");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    ((child, url), rest)
+}
+
+async fn probe(dir: &std::path::Path, websocket: &str) -> serde_json::Value {
+    let probe = Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["status", "--probe", "--url", websocket, "--output", "json"])
+        .current_dir(dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    serde_json::from_slice(&probe.stdout).unwrap()
 }
 
 async fn stop(mut child: Child) {
@@ -56,22 +77,47 @@ async fn stop(mut child: Child) {
 #[tokio::test]
 async fn status_probe_passes_against_chatctl_dev() {
     let dir = tempfile::tempdir().unwrap();
-    let (child, frontend) = start_dev(dir.path()).await;
-    let websocket = format!("{}dev", frontend.replace("http://", "ws://"));
-    let probe = Command::new(env!("CARGO_BIN_EXE_chatctl"))
-        .args(["status", "--probe", "--url", &websocket, "--output", "json"])
-        .current_dir(dir.path())
-        .output()
-        .await
-        .unwrap();
+    let ((child, frontend), printed) = start_dev_with(dir.path(), &[]).await;
+    // Sign-in is on by default, and the output says how scripts get a token.
     assert!(
-        probe.status.success(),
-        "{}",
-        String::from_utf8_lossy(&probe.stderr)
+        printed.iter().any(|l| l.contains("?token=ID_TOKEN")),
+        "{printed:?}"
     );
-    let report: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("/oidc/dev-token?name=alice")),
+        "{printed:?}"
+    );
+    let websocket = format!("{}dev", frontend.replace("http://", "ws://"));
+    let report = probe(dir.path(), &websocket).await;
     assert!(report["delivery_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(report["url"], websocket);
+    // The probe signed its two clients in through the local provider.
+    assert_eq!(report["joined_with"], "token");
+    stop(child).await;
+}
+
+#[tokio::test]
+async fn no_auth_or_provider_none_lets_clients_pick_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ((child, frontend), printed) = start_dev_with(dir.path(), &["--no-auth"]).await;
+    assert!(
+        printed.iter().any(|l| l.contains("?name=NAME")),
+        "{printed:?}"
+    );
+    let websocket = format!("{}dev", frontend.replace("http://", "ws://"));
+    assert_eq!(probe(dir.path(), &websocket).await["joined_with"], "name");
+    stop(child).await;
+
+    std::fs::write(
+        dir.path().join("chatctl.toml"),
+        "[app]\nname = \"chat\"\nregion = \"eu-west-1\"\n[auth]\nprovider = \"none\"\n",
+    )
+    .unwrap();
+    let (child, frontend) = start_dev(dir.path()).await;
+    let websocket = format!("{}dev", frontend.replace("http://", "ws://"));
+    assert_eq!(probe(dir.path(), &websocket).await["joined_with"], "name");
     stop(child).await;
 }
 
@@ -145,7 +191,16 @@ async fn chatctl_logs_reads_the_access_log_of_chatctl_dev() {
 
     let dir = tempfile::tempdir().unwrap();
     let (child, frontend) = start_dev(dir.path()).await;
-    let websocket = format!("{}dev?name=alice", frontend.replace("http://", "ws://"));
+    // Sign-in is on by default: a token for alice from the local provider.
+    let token = reqwest::get(format!("{frontend}oidc/dev-token?name=alice"))
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let websocket = format!("{}dev?token={token}", frontend.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(&websocket).await.unwrap();
     socket
         .send(Message::text(r#"{"action":"who"}"#))
@@ -186,6 +241,11 @@ async fn chatctl_logs_reads_the_access_log_of_chatctl_dev() {
         assert!(line.contains("ip=127.0.0.1"), "{line}");
     }
     let file = std::fs::read_to_string(dir.path().join(".chatctl/logs/dev/access.log")).unwrap();
+    // The ID token travelled in the query string; no log line carries it.
+    assert!(
+        !file.contains(token.trim()) && !text.contains(token.trim()),
+        "{file}"
+    );
     let (_, first) = file.lines().next().unwrap().split_once(' ').unwrap();
     let record: serde_json::Value = serde_json::from_str(first).unwrap();
     let keys: Vec<&str> = record

@@ -1,5 +1,7 @@
 //! The local API Gateway of `chatctl dev` against fake backends: route selection, mappings,
 //! responses, errors, limits, timeouts, throttling and the @connections API (DESIGN §7).
+//! These mechanics do not depend on who connects, so the servers here run without sign-in
+//! (`?name=`); `tests/dev_auth.rs` covers the gateway with its `$connect` authorizer.
 
 // Each test holds servers and several WebSocket clients in one future, on purpose.
 #![allow(clippy::large_futures)]
@@ -668,7 +670,7 @@ async fn a_mapping_from_an_undeclared_route_parameter_does_not_start() {
     let options = chatctl::dev::DevOptions {
         routes: routes.clone(),
         backend_url: Some("http://127.0.0.1:9".into()),
-        ..chatctl::dev::DevOptions::default()
+        ..chatctl::dev::DevOptions::without_auth()
     };
     let err = chatctl::dev::start(options).await.unwrap_err();
     assert!(
@@ -685,7 +687,7 @@ async fn a_mapping_from_an_undeclared_route_parameter_does_not_start() {
         routes,
         backend_url: Some("http://127.0.0.1:9".into()),
         backend_secret: Some(common::TEST_SECRET.into()),
-        ..chatctl::dev::DevOptions::default()
+        ..chatctl::dev::DevOptions::without_auth()
     })
     .await
     .unwrap();
@@ -702,7 +704,7 @@ async fn a_definition_api_gateway_would_refuse_does_not_start() {
     let options = chatctl::dev::DevOptions {
         routes,
         backend_url: Some("http://127.0.0.1:9".into()),
-        ..chatctl::dev::DevOptions::default()
+        ..chatctl::dev::DevOptions::without_auth()
     };
     let err = chatctl::dev::start(options).await.unwrap_err();
     assert!(

@@ -65,7 +65,7 @@ async fn a_missing_acknowledgement_is_reported() {
         }
         let server = start(DevOptions {
             routes,
-            ..DevOptions::default()
+            ..DevOptions::without_auth()
         })
         .await;
         let err = probe(&server.websocket_url(), Duration::from_secs(1))

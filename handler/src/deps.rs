@@ -22,6 +22,15 @@ pub const ENV_TABLE: &str = "CHAT_TABLE";
 pub(crate) struct Secret(Arc<str>);
 
 impl Secret {
+    pub(crate) fn new(value: String) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that hands it on (the authorizer's context).
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// Compares in constant time (for equal lengths): the backend's URL is public, so the
     /// secret is its only protection. An empty configured secret matches nothing.
     pub(crate) fn matches(&self, presented: Option<&[u8]>) -> bool {
@@ -67,7 +76,7 @@ impl Deps {
         Self {
             registry,
             notifier,
-            secret: Secret(secret.into()),
+            secret: Secret::new(secret),
         }
     }
 

@@ -3,8 +3,10 @@
 //!
 //! [`Deps`] is built once at start; [`handle`] answers one request without any HTTP (what the
 //! tests call); [`router`] and [`serve`] put it behind HTTP, under `lambda_http` on Lambda or a
-//! plain server (`bootstrap --listen`, `chatctl dev`).
+//! plain server (`bootstrap --listen`, `chatctl dev`). [`auth`] is the `$connect` authorizer
+//! that verifies ID tokens, run by the same binary as a second Lambda function.
 
+pub mod auth;
 pub mod aws;
 pub mod deps;
 pub mod dynamo;

@@ -1,5 +1,7 @@
 //! `bootstrap`: the chat backend executable. On AWS Lambda (behind a function URL) it answers
 //! invocations; elsewhere it is a plain HTTP server: `bootstrap --listen 127.0.0.1:9000`.
+//! With `CHAT_ROLE=authorizer` it is the `$connect` authorizer function instead: one package
+//! for both functions.
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -20,10 +22,22 @@ The chatctl chat backend. Under AWS Lambda it serves the function's invocations;
 listens for HTTP on ADDR (default 127.0.0.1:9000; port 0 picks a free port).
 
 Environment:
+  CHAT_ROLE          backend (default) or authorizer (the $connect authorizer; Lambda only)
   CHAT_SECRET        shared secret every request must carry in x-chat-secret (required)
   CHAT_CALLBACK_URL  the @connections URL, https://{api-id}.execute-api.{region}.amazonaws.com/{stage}
   CHAT_TABLE         DynamoDB table of the connection registry (unset: in memory)
-  RUST_LOG           log filter (default: info)";
+  RUST_LOG           log filter (default: info)
+
+Authorizer (CHAT_ROLE=authorizer):
+  CHAT_AUTH_PROVIDER   cognito or oidc
+  CHAT_AUTH_ISSUER     the token issuer, exactly as in the tokens' `iss`
+  CHAT_AUTH_AUDIENCE   the app client id the tokens are issued for
+  CHAT_AUTH_NAME_CLAIM the claim holding the chat name (cognito:username / preferred_username)
+  CHAT_AUTH_JWKS_URL   the issuer's key set (default: Cognito's, or from OpenID discovery)
+  CHAT_SECRET          handed to the integrations in the authorizer's context (optional)";
+
+/// `CHAT_ROLE`: which function this process is.
+const ENV_ROLE: &str = "CHAT_ROLE";
 
 #[derive(Debug)]
 enum Command {
@@ -77,7 +91,17 @@ async fn shutdown_signal() {
 }
 
 async fn run() -> anyhow::Result<()> {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    let on_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    match std::env::var(ENV_ROLE).ok().as_deref() {
+        None | Some("" | "backend") => {}
+        Some("authorizer") if on_lambda => return chat_handler::auth::lambda::run().await,
+        Some("authorizer") => anyhow::bail!(
+            "{ENV_ROLE}=authorizer runs under AWS Lambda only (chatctl dev runs the same \
+             authorizer in-process)"
+        ),
+        Some(other) => anyhow::bail!("{ENV_ROLE}={other:?} is not backend or authorizer"),
+    }
+    if on_lambda {
         let deps = Deps::from_env().await?;
         // Function URL events (payload 2.0) become HTTP requests for the same router.
         return lambda_http::run(router(deps))

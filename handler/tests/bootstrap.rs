@@ -13,7 +13,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use common::runtime_api::RuntimeApi;
 use common::{SECRET, function_url_event, http1};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
@@ -180,69 +180,6 @@ async fn it_refuses_to_start_misconfigured() {
     }
 }
 
-/// The part of the Lambda Runtime API that `lambda_runtime` uses, serving queued events.
-#[derive(Clone, Default)]
-struct RuntimeApi {
-    events: Arc<Mutex<Vec<String>>>,
-    responses: Arc<Mutex<Vec<(String, Value)>>>,
-    errors: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-async fn runtime_api(
-    State(api): State<RuntimeApi>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_owned();
-    if method == Method::GET && path == "/2018-06-01/runtime/invocation/next" {
-        let next = {
-            let mut events = api.events.lock().unwrap();
-            (!events.is_empty()).then(|| events.remove(0))
-        };
-        let Some(event) = next else {
-            // No more work: block like the real API until the test stops the process.
-            std::future::pending::<()>().await;
-            unreachable!();
-        };
-        let n = api.responses.lock().unwrap().len() + api.errors.lock().unwrap().len();
-        let deadline = (time::OffsetDateTime::now_utc().unix_timestamp() + 60) * 1000;
-        return (
-            [
-                ("lambda-runtime-aws-request-id", format!("invocation-{n}")),
-                ("lambda-runtime-deadline-ms", deadline.to_string()),
-                (
-                    "lambda-runtime-invoked-function-arn",
-                    "arn:aws:lambda:eu-west-1:123456789012:function:chat-dev-backend".to_owned(),
-                ),
-                (
-                    "lambda-runtime-trace-id",
-                    "Root=1-00000000-000000000000000000000000".to_owned(),
-                ),
-                ("content-type", "application/json".to_owned()),
-            ],
-            event,
-        )
-            .into_response();
-    }
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["2018-06-01", "runtime", "invocation", id, "response"] => {
-            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            api.responses.lock().unwrap().push(((*id).to_owned(), body));
-        }
-        ["2018-06-01", "runtime", "invocation", id, "error"]
-        | ["2018-06-01", "runtime", id @ "init", "error"] => {
-            api.errors.lock().unwrap().push((
-                (*id).to_owned(),
-                String::from_utf8_lossy(&body).into_owned(),
-            ));
-        }
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    }
-    (StatusCode::ACCEPTED, "{}").into_response()
-}
-
 #[tokio::test]
 async fn lambda_mode_answers_function_url_events() {
     let (callback, sink) = connections_sink().await;
@@ -254,8 +191,7 @@ async fn lambda_mode_answers_function_url_events() {
         }
         headers
     };
-    let api = RuntimeApi::default();
-    *api.events.lock().unwrap() = vec![
+    let api = RuntimeApi::with_events(vec![
         function_url_event(
             "/connect",
             &headers("A1", &[("x-chat-name", "alice")]),
@@ -286,11 +222,8 @@ async fn lambda_mode_answers_function_url_events() {
             "{}",
             false,
         ),
-    ];
-    let app = Router::new().fallback(runtime_api).with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let runtime_addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    ]);
+    let runtime_addr = api.serve().await;
 
     let child = bootstrap(&callback)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
@@ -374,4 +307,112 @@ async fn lambda_mode_answers_function_url_events() {
             .any(|s| s["name"] == "chat" && s["connection_id"] == "A1" && s["request_id"] == "r"),
         "{connected}"
     );
+}
+
+#[tokio::test]
+async fn authorizer_role_answers_api_gateway_authorizer_events() {
+    let issuer = common::issuer::Issuer::start().await;
+    let expired = {
+        let mut claims = issuer.claims("alice");
+        claims["exp"] = json!(1_000_000_000);
+        issuer.signer.sign(&claims).unwrap()
+    };
+    let bad_name = {
+        let mut claims = issuer.claims("alice");
+        claims["preferred_username"] = json!("not a name");
+        issuer.signer.sign(&claims).unwrap()
+    };
+    let events = [
+        Some(issuer.token("alice")),
+        None,
+        Some(expired),
+        Some(bad_name),
+        Some(issuer.token("bob")),
+    ];
+    let api = RuntimeApi::with_events(
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, token)| {
+                common::issuer::authorizer_event(token.as_deref(), &format!("C{i}")).to_string()
+            })
+            .collect(),
+    );
+    let runtime_addr = api.serve().await;
+    let child = bootstrap("http://127.0.0.1:9/dev")
+        .env("CHAT_ROLE", "authorizer")
+        .env("CHAT_AUTH_PROVIDER", "oidc")
+        .env("CHAT_AUTH_ISSUER", &issuer.url)
+        .env("CHAT_AUTH_AUDIENCE", common::issuer::CLIENT_ID)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "chat-dev-authorizer")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .spawn()
+        .unwrap();
+    let done = common::eventually(Duration::from_secs(30), || api.answers() >= 5).await;
+    let log = stop(child, String::new()).await;
+    assert!(done, "log: {log}");
+
+    let responses: std::collections::BTreeMap<String, Value> =
+        api.responses.lock().unwrap().iter().cloned().collect();
+    let errors: std::collections::BTreeMap<String, Value> = api
+        .errors
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, body)| (id.clone(), serde_json::from_str(body).unwrap()))
+        .collect();
+    let allow = &responses["invocation-0"];
+    assert_eq!(allow["principalId"], "sub-alice");
+    assert_eq!(allow["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    assert_eq!(
+        allow["policyDocument"]["Statement"][0]["Resource"],
+        "arn:aws:execute-api:eu-west-1:123456789012:abcdef123/dev/$connect"
+    );
+    // The backend secret of the environment travels in the context, for the integrations.
+    assert_eq!(
+        allow["context"],
+        json!({"name": "alice", "backendSecret": SECRET})
+    );
+    for unauthorized in ["invocation-1", "invocation-2"] {
+        assert_eq!(
+            errors[unauthorized]["errorMessage"], "Unauthorized",
+            "{errors:?}"
+        );
+    }
+    assert_eq!(
+        responses["invocation-3"]["policyDocument"]["Statement"][0]["Effect"],
+        "Deny"
+    );
+    assert_eq!(responses["invocation-4"]["context"]["name"], "bob");
+    // Discovery and the key set were fetched once, during init.
+    assert_eq!(issuer.jwks_requests(), 1);
+    assert!(
+        !log.contains(SECRET),
+        "the secret leaked into the log:\n{log}"
+    );
+    for (i, token) in events.iter().enumerate() {
+        if let Some(token) = token {
+            assert!(
+                !log.contains(token.as_str()),
+                "token {i} leaked into the log:\n{log}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn authorizer_role_outside_lambda_is_refused() {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        bootstrap("http://127.0.0.1:9/dev")
+            .env("CHAT_ROLE", "authorizer")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("runs under AWS Lambda only"));
 }

@@ -30,6 +30,9 @@ pub struct Connection {
     pub connected_at: OffsetDateTime,
     pub source_ip: String,
     pub user_agent: String,
+    /// What the `$connect` authorizer allowed this connection with: `context.authorizer.*`
+    /// for the integrations of all its routes.
+    pub authorizer: Option<super::authorizer::AuthorizerContext>,
     last_active: Mutex<OffsetDateTime>,
     outbound: mpsc::Sender<Message>,
     close: Notify,
@@ -41,6 +44,7 @@ impl Connection {
         connected_at: OffsetDateTime,
         source_ip: String,
         user_agent: String,
+        authorizer: Option<super::authorizer::AuthorizerContext>,
     ) -> (Arc<Self>, mpsc::Receiver<Message>) {
         let (outbound, receiver) = mpsc::channel(OUTBOUND_QUEUE);
         let connection = Arc::new(Self {
@@ -48,6 +52,7 @@ impl Connection {
             connected_at,
             source_ip,
             user_agent,
+            authorizer,
             last_active: Mutex::new(connected_at),
             outbound,
             close: Notify::new(),

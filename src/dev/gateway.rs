@@ -62,6 +62,8 @@ pub struct Gateway {
     pub max_connection: Duration,
     pub tasks: Tasks,
     pub shutdown: watch::Receiver<bool>,
+    /// The `$connect` authorizer, when the `$connect` route has one.
+    pub authorizer: Option<super::authorizer::LocalAuthorizer>,
     pub access_log: super::access_log::AccessLog,
 }
 
@@ -73,7 +75,7 @@ fn gateway_error(message: &str, connection_id: &str, request_id: &str) -> Messag
     )
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -122,28 +124,34 @@ pub async fn handshake(
     // A query string that does not decode maps to nothing, like a missing one.
     let query = query.map(|Query(pairs)| pairs).unwrap_or_default();
 
+    let mut context = RequestContext {
+        connection_id: &connection_id,
+        route_key: CONNECT_ROUTE,
+        request_id: &request_id,
+        event_type: EventType::Connect,
+        connected_at,
+        request_time: connected_at,
+        stage: &gateway.stage,
+        api_id: &gateway.api_id,
+        domain_name: &gateway.domain_name,
+        message_id: None,
+        source_ip: &source_ip,
+        user_agent: &user_agent,
+        stage_variables: &gateway.stage_variables,
+        query: &query,
+        headers: Some(&headers),
+        body: None,
+        authorizer: None,
+    };
+    // The authorizer runs before the integration, and a refusal ends the handshake.
+    let authorized = match super::authorizer::authorize(&gateway, &context, &headers).await {
+        Ok(authorized) => authorized,
+        Err(refused) => return refused.into_response(),
+    };
+    context.authorizer = authorized.as_ref();
     // The $connect integration is optional on API Gateway; without the route, connecting
     // always succeeds.
     if let Some(route) = gateway.routes.get(CONNECT_ROUTE) {
-        let context = RequestContext {
-            connection_id: &connection_id,
-            route_key: CONNECT_ROUTE,
-            request_id: &request_id,
-            event_type: EventType::Connect,
-            connected_at,
-            request_time: connected_at,
-            stage: &gateway.stage,
-            api_id: &gateway.api_id,
-            domain_name: &gateway.domain_name,
-            message_id: None,
-            source_ip: &source_ip,
-            user_agent: &user_agent,
-            stage_variables: &gateway.stage_variables,
-            authorizer: None,
-            query: &query,
-            headers: Some(&headers),
-            body: None,
-        };
         match gateway.invoke(route, &context, Bytes::new()).await {
             Outcome::Response { status, .. } if status.is_success() => {}
             Outcome::Response { status, body } => {
@@ -172,8 +180,13 @@ pub async fn handshake(
 
     // Registered before the upgrade completes, so that a message posted to the new connection
     // right after $connect succeeded is queued rather than answered with 410.
-    let (connection, outbound) =
-        Connection::new(connection_id.clone(), connected_at, source_ip, user_agent);
+    let (connection, outbound) = Connection::new(
+        connection_id.clone(),
+        connected_at,
+        source_ip.clone(),
+        user_agent.clone(),
+        authorized,
+    );
     gateway.connections.insert(Arc::clone(&connection));
     tracing::info!(connection_id, "connected");
     let pending = Pending {
@@ -291,10 +304,10 @@ impl Gateway {
                 source_ip: &connection.source_ip,
                 user_agent: &connection.user_agent,
                 stage_variables: &gateway.stage_variables,
-                authorizer: None,
                 query: &[],
                 headers: None,
                 body: None,
+                authorizer: connection.authorizer.as_ref(),
             };
             gateway.invoke(&route, &context, Bytes::new()).await;
         });
@@ -352,10 +365,10 @@ impl Gateway {
             source_ip: &connection.source_ip,
             user_agent: &connection.user_agent,
             stage_variables: &self.stage_variables,
-            authorizer: None,
             query: &[],
             headers: None,
             body: parsed.as_ref(),
+            authorizer: connection.authorizer.as_ref(),
         };
         match self.invoke(route, &context, body).await {
             Outcome::Response { body, .. } => {

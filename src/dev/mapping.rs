@@ -166,15 +166,15 @@ impl ContextVariable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Context(ContextVariable),
+    /// `context.authorizer.KEY` (and `context.authorizer.principalId`): the `$connect`
+    /// authorizer's output, on every route of the connection.
+    Authorizer(String),
     StageVariable(String),
     QueryString(String),
     Header(String),
     /// `route.request.body.a.b` as the path `["a", "b"]`.
     Body(Vec<String>),
     Static(String),
-    /// `context.authorizer.KEY`: a key of the Lambda authorizer's context (`principalId`
-    /// included); nothing without an authorizer.
-    Authorizer(String),
 }
 
 impl Source {
@@ -240,8 +240,8 @@ impl Source {
         match self {
             Self::Static(value) => Some(value.clone()),
             Self::Context(variable) => request.context(*variable),
-            Self::StageVariable(name) => request.stage_variables.get(name).cloned(),
             Self::Authorizer(key) => request.authorizer?.get(key).cloned(),
+            Self::StageVariable(name) => request.stage_variables.get(name).cloned(),
             Self::QueryString(name) => request
                 .query
                 .iter()
@@ -301,14 +301,14 @@ pub struct RequestContext<'a> {
     pub source_ip: &'a str,
     pub user_agent: &'a str,
     pub stage_variables: &'a BTreeMap<String, String>,
-    /// The context a Lambda authorizer returned on `$connect` (none without an authorizer).
-    pub authorizer: Option<&'a BTreeMap<String, String>>,
     /// The upgrade request's query string (`$connect` only; empty otherwise).
     pub query: &'a [(String, String)],
     /// The upgrade request's headers (`$connect` only).
     pub headers: Option<&'a HeaderMap>,
     /// The message parsed as JSON, when it is JSON.
     pub body: Option<&'a Value>,
+    /// What the connection's `$connect` authorizer allowed it with (`context.authorizer.*`).
+    pub authorizer: Option<&'a super::authorizer::AuthorizerContext>,
 }
 
 impl RequestContext<'_> {
@@ -402,10 +402,10 @@ mod tests {
             source_ip: "127.0.0.1",
             user_agent: "test",
             stage_variables: vars,
-            authorizer: None,
             query,
             headers,
             body,
+            authorizer: None,
         }
     }
 
@@ -464,6 +464,49 @@ mod tests {
     }
 
     #[test]
+    fn authorizer_mappings_read_the_connection_context() {
+        let routes = parse_routes(&chat_api::routes_for(chat_api::Identity::Authorizer)).unwrap();
+        let vars = chat_api::stage_variables_for(
+            chat_api::Identity::Authorizer,
+            &chat_api::BackendEndpoint::parse("http://127.0.0.1:1").unwrap(),
+            "unused",
+        );
+        let query = [("name".to_owned(), "mallory".to_owned())];
+        let context = super::super::authorizer::AuthorizerContext::from(BTreeMap::from([
+            ("name".to_owned(), "alice".to_owned()),
+            ("backendSecret".to_owned(), "s3cret".to_owned()),
+            ("principalId".to_owned(), "sub-1".to_owned()),
+        ]));
+        let mut request = context_for(&vars, &query);
+        request.authorizer = Some(&context);
+        let headers = |mapped: Mapped| -> BTreeMap<String, String> {
+            mapped
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .collect()
+        };
+        let connect = headers(routes["$connect"].evaluate(&request));
+        assert_eq!(connect["x-chat-name"], "alice");
+        assert_eq!(connect["x-chat-secret"], "s3cret");
+        request.route_key = "who";
+        let who = headers(routes["who"].evaluate(&request));
+        assert_eq!(who["x-chat-secret"], "s3cret");
+        assert!(!who.contains_key("x-chat-name"));
+        // Without an authorizer context the targets are left out, as for any missing source.
+        request.authorizer = None;
+        let bare = headers(routes["$connect"].evaluate(&request));
+        assert!(!bare.contains_key("x-chat-name") && !bare.contains_key("x-chat-secret"));
+    }
+
+    fn context_for<'a>(
+        vars: &'a BTreeMap<String, String>,
+        query: &'a [(String, String)],
+    ) -> RequestContext<'a> {
+        context(vars, query, None, None)
+    }
+
+    #[test]
     fn missing_sources_leave_the_target_out() {
         let routes = chat_routes().unwrap();
         let vars = BTreeMap::new();
@@ -478,6 +521,7 @@ mod tests {
             route_key: "$connect".into(),
             backend_path: "connect".into(),
             two_way: false,
+            authorizer: None,
             request_parameters: BTreeMap::from([
                 ("integration.request.header.a".into(), "'fixed'".into()),
                 (
@@ -527,7 +571,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("user-agent", HeaderValue::from_static("probe/1"));
         let body = serde_json::json!({"user": {"id": 42}});
-        let authorizer = BTreeMap::from([("name".to_owned(), "alice".to_owned())]);
+        let authorizer = super::super::authorizer::AuthorizerContext::from(BTreeMap::from([(
+            "name".to_owned(),
+            "alice".to_owned(),
+        )]));
         let mapped = route.evaluate(&RequestContext {
             authorizer: Some(&authorizer),
             ..context(&vars, &query, Some(&headers), Some(&body))

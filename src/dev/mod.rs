@@ -1,9 +1,13 @@
 //! `chatctl dev`: the whole chat service in one process, on loopback.
 //!
 //! One HTTP listener on `127.0.0.1:PORT` serves
-//! - `ws://127.0.0.1:PORT/{stage}?name=…`, a local API Gateway WebSocket stage built from
+//! - `ws://127.0.0.1:PORT/{stage}?token=…`, a local API Gateway WebSocket stage built from
 //!   [`crate::chat_api`] (the same routes, mappings, responses and stage variables that
-//!   `chatctl up` deploys) and [`crate::config::ApiSettings`] (throttling);
+//!   `chatctl up` deploys) and [`crate::config::ApiSettings`] (throttling), with the `$connect`
+//!   authorizer ([`authorizer`]) running the authorizer code of the deployed stack;
+//! - `http://127.0.0.1:PORT/oidc`, a local OpenID provider ([`oidc`]) that signs people in
+//!   (and hands scripts a token for a name); without auth (`--no-auth`), clients join with
+//!   `?name=…` instead;
 //! - `http://127.0.0.1:PORT/{stage}/@connections/{id}`, the management API;
 //! - `/`, the reference frontend with a generated `/config.js` and an SPA fallback.
 //!
@@ -18,6 +22,10 @@
 //!   Non-JSON frames, non-objects, a missing/`null`/structured `action` or no match go to
 //!   `$default`; without a `$default` route the sender gets
 //!   `{"message":"Forbidden","connectionId":…,"requestId":…}`.
+//! - The `$connect` authorizer (a Lambda REQUEST authorizer on AWS) runs first: no `?token=`
+//!   → 401, its `Unauthorized` → 401, a Deny → 403, a failure → 500; an Allow's context is
+//!   `context.authorizer.*` for the integrations of `$connect` and of every later route of the
+//!   connection (details in [`authorizer`]).
 //! - `$connect` runs during the handshake: the upgrade waits for the integration. AWS documents
 //!   that a failing `$connect` integration refuses the connection; here any non-2xx answer
 //!   refuses the handshake **with the backend's status code and body** (400 for a bad name),
@@ -60,11 +68,13 @@
 //! - `$context.domainName` is `127.0.0.1:PORT`, `$context.apiId` a random 10-character id.
 
 pub mod access_log;
+pub mod authorizer;
 mod connections;
 mod gateway;
 mod integration;
 mod management;
 pub mod mapping;
+pub mod oidc;
 mod static_files;
 pub mod throttle;
 
@@ -98,13 +108,41 @@ pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 /// How long shutdown waits for connections to close and `$disconnect` calls to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Who may use a name under `chatctl dev`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevAuth {
+    /// `?name=` picks the name (`--no-auth`, or `[auth] provider = "none"`).
+    Off,
+    /// The local OpenID provider signs people in and the `$connect` authorizer verifies their
+    /// ID tokens, valid for `token_lifetime`.
+    Local { token_lifetime: Duration },
+}
+
+impl DevAuth {
+    pub fn local() -> Self {
+        Self::Local {
+            token_lifetime: oidc::DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+
+    /// The identity mapping of the routes this mode serves.
+    pub fn identity(self) -> chat_api::Identity {
+        match self {
+            Self::Off => chat_api::Identity::ClientName,
+            Self::Local { .. } => chat_api::Identity::Authorizer,
+        }
+    }
+}
+
 /// What `chatctl dev` serves and how.
 #[derive(Debug, Clone)]
 pub struct DevOptions {
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
     pub stage: String,
-    /// The API definition, normally [`chat_api::routes`].
+    /// Sign-in and the `$connect` authorizer (on by default).
+    pub auth: DevAuth,
+    /// The API definition, normally [`chat_api::routes_for`] the identity of `auth`.
     pub routes: Vec<RouteSpec>,
     /// Throttling (burst and rate) of the stage.
     pub api: ApiSettings,
@@ -125,10 +163,12 @@ pub struct DevOptions {
 
 impl Default for DevOptions {
     fn default() -> Self {
+        let auth = DevAuth::local();
         Self {
             port: 0,
             stage: "dev".to_owned(),
-            routes: chat_api::routes(),
+            auth,
+            routes: chat_api::routes_for(auth.identity()),
             api: ApiSettings::default(),
             backend_url: None,
             backend_secret: None,
@@ -141,6 +181,17 @@ impl Default for DevOptions {
     }
 }
 
+impl DevOptions {
+    /// The defaults without sign-in: names from `?name=` (as `--no-auth`).
+    pub fn without_auth() -> Self {
+        Self {
+            auth: DevAuth::Off,
+            routes: chat_api::routes(),
+            ..Self::default()
+        }
+    }
+}
+
 /// The URLs of a running dev server (for printing, or `--output json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DevUrls {
@@ -149,6 +200,12 @@ pub struct DevUrls {
     pub connections_url: String,
     /// Where the gateway's integrations go (the in-process backend or `--backend-url`).
     pub backend_url: String,
+    /// The local OpenID provider (the issuer), with auth on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_url: Option<String>,
+    /// `GET {dev_token_url}?name=NAME`: an ID token for a name, for scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev_token_url: Option<String>,
 }
 
 /// A running dev server. Dropping it without [`DevServer::shutdown`] stops it abruptly.
@@ -157,6 +214,7 @@ pub struct DevServer {
     addr: SocketAddr,
     stage: String,
     backend_url: String,
+    provider: Option<Arc<oidc::Provider>>,
     gateway: Arc<gateway::Gateway>,
     stop: watch::Sender<bool>,
     stop_backend: Option<watch::Sender<bool>>,
@@ -202,6 +260,27 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         (format!("http://{backend_addr}"), Some(stop_tx), Some(task))
     };
 
+    // With auth, the stage holds no secret: the authorizer hands it to the integrations.
+    let identity = options.auth.identity();
+    let provider = match options.auth {
+        DevAuth::Off => None,
+        DevAuth::Local { token_lifetime } => {
+            Some(Arc::new(oidc::Provider::new(addr, token_lifetime)?))
+        }
+    };
+    let authorizer = match &provider {
+        Some(provider) => {
+            let config = provider
+                .authorizer_config()
+                .with_backend_secret(Some(secret.clone()));
+            Some(authorizer::LocalAuthorizer::new(
+                chat_handler::auth::Authorizer::new(config)
+                    .context("preparing the $connect authorizer")?,
+            ))
+        }
+        None => None,
+    };
+
     let access_log = match &options.log_dir {
         Some(dir) => access_log::AccessLog::create(dir, &options.stage)?,
         None => access_log::AccessLog::default(),
@@ -214,7 +293,7 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         domain_name: addr.to_string(),
         routes,
         backend_scheme: endpoint.scheme,
-        stage_variables: chat_api::stage_variables(&endpoint, &secret),
+        stage_variables: chat_api::stage_variables_for(identity, &endpoint, &secret),
         integrations: integration::Integrations::new(options.integration_timeout)?,
         connections: connections::Connections::default(),
         throttle: throttle::TokenBucket::from_settings(&options.api),
@@ -222,6 +301,7 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         max_connection: options.max_connection,
         tasks: connections::Tasks::default(),
         shutdown: stop_rx.clone(),
+        authorizer,
         access_log,
     });
 
@@ -230,7 +310,10 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
             Some(dir) => static_files::Frontend::Directory(dir.clone()),
             None => static_files::Frontend::Embedded,
         },
-        config_js: config_js(&format!("ws://{addr}/{}", options.stage)),
+        config_js: config_js(
+            &format!("ws://{addr}/{}", options.stage),
+            provider.as_ref().map(|p| p.frontend_config()),
+        ),
         stage_path: format!("/{}", options.stage),
     });
 
@@ -243,12 +326,16 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
                 .get(management::get)
                 .delete(management::delete),
         )
-        .with_state(Arc::clone(&gateway))
-        .fallback_service(
-            Router::new()
-                .fallback(static_files::serve)
-                .with_state(files),
-        );
+        .with_state(Arc::clone(&gateway));
+    let app = match &provider {
+        Some(provider) => app.nest(oidc::PATH, provider.router()),
+        None => app,
+    };
+    let app = app.fallback_service(
+        Router::new()
+            .fallback(static_files::serve)
+            .with_state(files),
+    );
 
     // Small frames both ways: without TCP_NODELAY, Nagle's algorithm and delayed ACKs add
     // tens of milliseconds to a chat message.
@@ -274,6 +361,7 @@ async fn start_inner(options: DevOptions) -> Result<DevServer> {
         addr,
         stage: options.stage,
         backend_url,
+        provider,
         gateway,
         stop,
         stop_backend,
@@ -287,7 +375,8 @@ impl DevServer {
         self.addr
     }
 
-    /// `ws://127.0.0.1:PORT/{stage}`: where clients connect (add `?name=…`).
+    /// `ws://127.0.0.1:PORT/{stage}`: where clients connect (add `?token=…`, or `?name=…`
+    /// without auth).
     pub fn websocket_url(&self) -> String {
         format!("ws://{}/{}", self.addr, self.stage)
     }
@@ -308,7 +397,14 @@ impl DevServer {
             websocket_url: self.websocket_url(),
             connections_url: self.connections_url(),
             backend_url: self.backend_url.clone(),
+            sign_in_url: self.provider.as_ref().map(|p| p.issuer().to_owned()),
+            dev_token_url: self.provider.as_ref().map(|p| p.dev_token_url()),
         }
+    }
+
+    /// The local OpenID provider, with auth on.
+    pub fn provider(&self) -> Option<&oidc::Provider> {
+        self.provider.as_deref()
     }
 
     /// Number of open WebSocket connections.
@@ -362,7 +458,13 @@ pub async fn run(options: DevOptions) -> Result<()> {
     let server = start(options).await?;
     let urls = server.urls();
     tracing::info!("frontend:       {}", urls.frontend_url);
-    tracing::info!("WebSocket:      {}?name=NAME", urls.websocket_url);
+    match &urls.dev_token_url {
+        Some(tokens) => {
+            tracing::info!("WebSocket:      {}?token=ID_TOKEN", urls.websocket_url);
+            tracing::info!("a token:        curl -s '{tokens}?name=NAME'");
+        }
+        None => tracing::info!("WebSocket:      {}?name=NAME", urls.websocket_url),
+    }
     tracing::info!(
         "@connections:   {}/@connections/{{id}}",
         urls.connections_url
@@ -409,10 +511,21 @@ fn validate(options: &DevOptions) -> Result<()> {
             options.stage
         );
     }
-    if let Some(url) = &options.backend_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        bail!("--backend-url {url} is not an http:// or https:// URL");
+    let authorized = options
+        .routes
+        .iter()
+        .any(|route| route.authorizer.is_some());
+    match (options.auth, authorized) {
+        (DevAuth::Off, true) => bail!(
+            "the $connect route has an authorizer, but chatctl dev runs without sign-in: drop --no-auth, or use routes without an authorizer"
+        ),
+        (DevAuth::Local { .. }, false) => bail!(
+            "chatctl dev runs with sign-in, but the $connect route has no authorizer: pass --no-auth, or use routes with the authorizer"
+        ),
+        (DevAuth::Local { token_lifetime }, true) if token_lifetime.is_zero() => {
+            bail!("the token lifetime must be above zero")
+        }
+        _ => {}
     }
     if let Some(url) = &options.backend_url {
         // It travels as a stage variable, as on AWS.
@@ -455,9 +568,13 @@ fn random_api_id() -> String {
         .collect()
 }
 
-fn config_js(websocket_url: &str) -> String {
+/// The web app's `config.js`: the stage URL, and the sign-in settings with auth on.
+fn config_js(websocket_url: &str, auth: Option<serde_json::Value>) -> String {
     let url = serde_json::to_string(websocket_url).unwrap_or_default();
-    format!("// Generated by chatctl dev.\nwindow.CHAT_CONFIG = {{ websocketUrl: {url} }};\n")
+    let auth = auth
+        .map(|auth| format!(", auth: {auth}"))
+        .unwrap_or_default();
+    format!("// Generated by chatctl dev.\nwindow.CHAT_CONFIG = {{ websocketUrl: {url}{auth} }};\n")
 }
 
 #[cfg(test)]
@@ -467,8 +584,15 @@ mod tests {
     #[test]
     fn config_js_points_at_the_local_stage() {
         assert_eq!(
-            config_js("ws://127.0.0.1:8080/dev"),
+            config_js("ws://127.0.0.1:8080/dev", None),
             "// Generated by chatctl dev.\nwindow.CHAT_CONFIG = { websocketUrl: \"ws://127.0.0.1:8080/dev\" };\n"
+        );
+        assert_eq!(
+            config_js(
+                "ws://127.0.0.1:8080/dev",
+                Some(serde_json::json!({"provider": "oidc"}))
+            ),
+            "// Generated by chatctl dev.\nwindow.CHAT_CONFIG = { websocketUrl: \"ws://127.0.0.1:8080/dev\", auth: {\"provider\":\"oidc\"} };\n"
         );
     }
 
@@ -483,11 +607,29 @@ mod tests {
             backend_url: Some("127.0.0.1:9000".into()),
             ..DevOptions::default()
         };
-        assert_eq!(
-            validate(&bad_url).unwrap_err().to_string(),
-            "--backend-url 127.0.0.1:9000 is not an http:// or https:// URL"
+        let err = format!("{:#}", validate(&bad_url).unwrap_err());
+        assert!(
+            err.starts_with("--backend-url 127.0.0.1:9000: ")
+                && err.ends_with("is not an http:// or https:// URL"),
+            "{err}"
         );
         assert!(validate(&DevOptions::default()).is_ok());
+        assert!(validate(&DevOptions::without_auth()).is_ok());
+        let mismatched = DevOptions {
+            auth: DevAuth::Off,
+            ..DevOptions::default()
+        };
+        assert!(
+            validate(&mismatched)
+                .unwrap_err()
+                .to_string()
+                .contains("drop --no-auth")
+        );
+        let unverified = DevOptions {
+            routes: chat_api::routes(),
+            ..DevOptions::default()
+        };
+        assert!(validate(&unverified).is_err());
         let api_id = random_api_id();
         assert_eq!(api_id.len(), 10);
     }

@@ -23,6 +23,10 @@ pub const EMBEDDED: &[(&str, &[u8])] = &[
         include_bytes!("../../templates/frontend/client.js"),
     ),
     (
+        "auth.js",
+        include_bytes!("../../templates/frontend/auth.js"),
+    ),
+    (
         "protocol.js",
         include_bytes!("../../templates/frontend/protocol.js"),
     ),

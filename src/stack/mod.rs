@@ -222,6 +222,7 @@ pub struct Options {
 pub const BACKEND_SECRET_ENV: &str = "CHATCTL_BACKEND_SECRET";
 
 pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Result<Desired> {
+    crate::auth::check_deployable(&config.auth)?;
     let deployed_secret = observed
         .stage
         .as_ref()

@@ -1,6 +1,8 @@
-// The reference chat web app: join, see who is online, one-to-one conversations at
-// /chat/<peer>. User data only ever reaches the page through textContent.
+// The reference chat web app: sign in (or, without sign-in, pick a name), see who is online,
+// one-to-one conversations at /chat/<peer>. User data only ever reaches the page through
+// textContent.
 
+import { Session, parseCallback, signInConfigured } from './auth.js';
 import { ChatClient } from './client.js';
 import {
   MAX_TEXT_CHARS,
@@ -13,6 +15,7 @@ import {
   parseRoute,
   sendFrame,
   textLength,
+  tokenUrl,
   whoFrame,
 } from './protocol.js';
 
@@ -23,6 +26,8 @@ const ACK_TIMEOUT_MS = 15_000;
 /** Per conversation, the newest messages kept in sessionStorage across reloads. */
 const HISTORY_LIMIT = 200;
 const NAME_KEY = 'chat.name';
+/** The composer's text, kept across a sign-in redirect. */
+const DRAFT_KEY = 'chat.draft';
 const historyKey = (me) => `chat.history.${me}`;
 
 const $ = (id) => {
@@ -61,6 +66,11 @@ const ui = {
   leave: $('leave'),
   joinView: $('join-view'),
   joinForm: $('join-form'),
+  joinTitle: $('join-title'),
+  joinLede: $('join-lede'),
+  nameFields: $('name-fields'),
+  joinButton: $('join-button'),
+  signInError: $('signin-error'),
   joinName: $('join-name'),
   joinError: $('join-error'),
   joinContext: $('join-context'),
@@ -91,6 +101,10 @@ const websocketUrl =
   typeof config.websocketUrl === 'string' && config.websocketUrl !== ''
     ? config.websocketUrl
     : defaultWebsocketUrl(window.location);
+
+/** Signing in, when config.js configures a provider; null keeps the name form. */
+const session = signInConfigured(config.auth) ? new Session({ auth: config.auth }) : null;
+const signInMisconfigured = !session && (config.auth?.provider === 'cognito' || config.auth?.provider === 'oidc');
 
 const state = {
   me: null,
@@ -165,19 +179,44 @@ function saveHistory() {
 
 // ---------------------------------------------------------------- session
 
+/**
+ * Connects with an ID token, renewed before it expires; null when only signing in again can
+ * give one. Every other failed attempt renews it anyway, in case the server no longer takes it.
+ */
+async function tokenUrlFor({ attempt }) {
+  const token = await session.freshToken({ force: attempt >= 2 && attempt % 2 === 0 });
+  return token ? tokenUrl(websocketUrl, token) : null;
+}
+
 function join(name) {
   state.me = name;
-  storageSet(NAME_KEY, name);
+  if (!session) storageSet(NAME_KEY, name);
   loadHistory(name);
   ui.me.textContent = name;
-  const client = new ChatClient({ websocketUrl, name });
+  const client = new ChatClient({ websocketUrl, name, urlProvider: session ? tokenUrlFor : null });
   state.client = client;
   client.addEventListener('state', (event) => onConnState(event.detail));
   client.addEventListener('frame', (event) => onFrame(event.detail));
   client.addEventListener('drop', () => failAllPending('connection_lost'));
+  // The token expired and could not be renewed: through the provider and back to this page,
+  // which the conversation history (sessionStorage) and the draft survive.
+  client.addEventListener('unauthenticated', () => signIn());
   client.start();
   state.whoTimer = window.setInterval(requestWho, WHO_INTERVAL_MS);
   render();
+}
+
+/** Off to the provider's sign-in page, back to the page on screen. */
+function signIn() {
+  storageSet(DRAFT_KEY, ui.input.value || null);
+  session.signIn({ returnTo: window.location.pathname }).catch((error) => {
+    showSignInError(`Cannot start signing in: ${error.message}`);
+  });
+}
+
+function showSignInError(text) {
+  ui.signInError.textContent = text;
+  ui.signInError.hidden = text === '';
 }
 
 function leave() {
@@ -185,6 +224,7 @@ function leave() {
   window.clearInterval(state.whoTimer);
   for (const p of state.pending) window.clearTimeout(p.timer);
   storageSet(NAME_KEY, null);
+  storageSet(DRAFT_KEY, null);
   storageSet(historyKey(state.me), null);
   Object.assign(state, {
     me: null,
@@ -196,6 +236,10 @@ function leave() {
     pending: [],
     whoTimer: null,
   });
+  if (session) {
+    // Ends the provider's session too, which comes back to the front page.
+    if (session.signOut()) return;
+  }
   navigate('/', { replace: false });
   ui.joinName.value = '';
   ui.joinName.focus();
@@ -376,8 +420,9 @@ function render({ focus = false } = {}) {
   ui.topbarSession.hidden = !joined;
   if (!joined) {
     const { route } = state;
+    const verb = session ? 'Sign in' : 'Join';
     ui.joinContext.textContent =
-      route.view === 'chat' && route.valid ? `Join to chat with ${route.peer}.` : '';
+      route.view === 'chat' && route.valid ? `${verb} to chat with ${route.peer}.` : '';
     ui.joinContext.hidden = ui.joinContext.textContent === '';
     renderTitle();
     return;
@@ -633,6 +678,12 @@ function hideNotice() {
 
 ui.joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
+  if (session) {
+    showSignInError('');
+    signIn();
+    return;
+  }
+  if (signInMisconfigured) return;
   const name = ui.joinName.value.trim();
   const problem = nameProblem(name);
   ui.joinError.textContent = problem ?? '';
@@ -748,11 +799,80 @@ if (typeof window.CHAT_CONFIG?.websocketUrl !== 'string') {
   ui.configError.textContent = `config.js did not set window.CHAT_CONFIG.websocketUrl; using ${websocketUrl}.`;
 }
 
-const remembered = storageGet(NAME_KEY);
-if (remembered !== null && isValidName(remembered)) {
-  join(remembered);
-} else {
-  storageSet(NAME_KEY, null);
+/** The join card for signing in: a button instead of the name field. */
+function showSignInCard() {
+  ui.joinTitle.textContent = 'Sign in to chat';
+  ui.joinLede.textContent =
+    'Your chat name comes from your account, so nobody else can use it. You sign in on your identity provider’s page.';
+  ui.nameFields.hidden = true;
+  ui.joinButton.textContent = 'Sign in';
+  ui.leave.textContent = 'Sign out';
 }
-render({ focus: true });
-if (state.me === null) ui.joinName.focus();
+
+/** With sign-in: finish a sign-in coming back from the provider, or start again after a reload. */
+async function startSignedIn() {
+  showSignInCard();
+  const callback = parseCallback(window.location.search);
+  if (callback) {
+    let returnTo = '/';
+    try {
+      returnTo = await session.completeSignIn(callback);
+    } catch (error) {
+      window.history.replaceState({}, '', '/');
+      state.route = parseRoute(window.location.pathname);
+      showSignInError(error.message);
+      render({ focus: true });
+      ui.joinButton.focus();
+      return;
+    }
+    window.history.replaceState({}, '', returnTo);
+    state.route = parseRoute(window.location.pathname);
+    const name = session.name;
+    if (!isValidName(name)) {
+      showSignInError(
+        `Your account’s name${name ? ` “${name}”` : ''} cannot be a chat name: names are 1–32 letters, digits, “_” or “-”.`,
+      );
+      render({ focus: true });
+      ui.joinButton.focus();
+      return;
+    }
+    join(name);
+    const draft = storageGet(DRAFT_KEY);
+    storageSet(DRAFT_KEY, null);
+    render({ focus: true });
+    if (draft) {
+      ui.input.value = draft;
+      autosize();
+    }
+    return;
+  }
+  if (session.wasSignedIn) {
+    // A reload: tokens live in memory only, so sign in again; the provider's session sends the
+    // browser straight back here.
+    ui.joinButton.disabled = true;
+    ui.joinButton.textContent = 'Signing in…';
+    signIn();
+    return;
+  }
+  render({ focus: true });
+  ui.joinButton.focus();
+}
+
+if (session) {
+  startSignedIn();
+} else {
+  if (signInMisconfigured) {
+    ui.configError.hidden = false;
+    ui.configError.textContent =
+      'config.js asks for sign-in but misses clientId, authorizationEndpoint or tokenEndpoint: signing in is not possible.';
+    ui.joinButton.disabled = true;
+  }
+  const remembered = storageGet(NAME_KEY);
+  if (remembered !== null && isValidName(remembered) && !signInMisconfigured) {
+    join(remembered);
+  } else {
+    storageSet(NAME_KEY, null);
+  }
+  render({ focus: true });
+  if (state.me === null) ui.joinName.focus();
+}

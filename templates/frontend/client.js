@@ -11,11 +11,19 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * - `state`: { state: 'connecting' | 'open' | 'waiting' | 'stopped', attempt, retryInMs }
  * - `frame`: a frame from `parseServerFrame`
  * - `drop`: the open connection was lost (pending requests will not be answered)
+ * - `unauthenticated`: the URL provider has no URL without a new sign-in; the client stopped
  */
 export class ChatClient extends EventTarget {
-  constructor({ websocketUrl, name, WebSocketImpl = globalThis.WebSocket, timers = globalThis }) {
+  /**
+   * `urlProvider({ attempt })`, when given, is asked for the URL before every attempt (an ID
+   * token can expire between two); it may return null when no URL can be had without the
+   * person signing in again, which stops the client with an `unauthenticated` event.
+   */
+  constructor({ websocketUrl, name, urlProvider = null, WebSocketImpl = globalThis.WebSocket, timers = globalThis }) {
     super();
     this.url = joinUrl(websocketUrl, name);
+    this.urlProvider = urlProvider;
+    this.generation = 0;
     this.name = name;
     this.WebSocketImpl = WebSocketImpl;
     this.timers = timers;
@@ -33,6 +41,7 @@ export class ChatClient extends EventTarget {
   }
 
   stop() {
+    this.generation += 1;
     this.setState('stopped');
     this.clearTimers();
     const socket = this.socket;
@@ -61,9 +70,33 @@ export class ChatClient extends EventTarget {
 
   connect() {
     this.setState('connecting');
+    if (!this.urlProvider) {
+      this.open(this.url);
+      return;
+    }
+    const generation = ++this.generation;
+    Promise.resolve()
+      .then(() => this.urlProvider({ attempt: this.attempt }))
+      .then(
+        (url) => {
+          if (generation !== this.generation || this.state !== 'connecting') return;
+          if (url === null) {
+            this.setState('stopped');
+            this.dispatchEvent(new CustomEvent('unauthenticated'));
+            return;
+          }
+          this.open(url);
+        },
+        () => {
+          if (generation === this.generation && this.state === 'connecting') this.scheduleRetry();
+        },
+      );
+  }
+
+  open(url) {
     let socket;
     try {
-      socket = new this.WebSocketImpl(this.url);
+      socket = new this.WebSocketImpl(url);
     } catch {
       this.scheduleRetry();
       return;

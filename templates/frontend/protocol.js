@@ -35,6 +35,13 @@ export function joinUrl(websocketUrl, name) {
   return `${websocketUrl}${separator}name=${encodeURIComponent(name)}`;
 }
 
+/** The URL that connects with an ID token: `websocketUrl?token=<token>` (the server then takes
+ * the name from the token and ignores any `name`). */
+export function tokenUrl(websocketUrl, token) {
+  const separator = websocketUrl.includes('?') ? '&' : '?';
+  return `${websocketUrl}${separator}token=${encodeURIComponent(token)}`;
+}
+
 /** The default gateway URL for a page served by `chatctl dev`: same host, stage `dev`. */
 export function defaultWebsocketUrl(loc) {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';

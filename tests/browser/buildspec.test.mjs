@@ -129,6 +129,61 @@ describe('templates/amplify/buildspec.yml', async () => {
   });
   }
 
+  const COGNITO = {
+    CHAT_AUTH_PROVIDER: 'cognito',
+    CHAT_AUTH_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123',
+    CHAT_AUTH_CLIENT_ID: '1h57kf5cpq17m0eml12EXAMPLE',
+    CHAT_AUTH_AUTHORIZE_URL: 'https://chat-dev-1a2b.auth.eu-west-1.amazoncognito.com/oauth2/authorize',
+    CHAT_AUTH_TOKEN_URL: 'https://chat-dev-1a2b.auth.eu-west-1.amazoncognito.com/oauth2/token',
+    CHAT_AUTH_LOGOUT_URL: 'https://chat-dev-1a2b.auth.eu-west-1.amazoncognito.com/logout',
+    CHAT_AUTH_NAME_CLAIM: 'cognito:username',
+  };
+  const WSS = 'wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/dev';
+
+  for (const shell of SHELLS) {
+  test(`writes the sign-in settings into config.js (${shell})`, async () => {
+    await withApp(async (dir) => {
+      assert.deepEqual(build(spec, dir, { CHAT_WEBSOCKET_URL: WSS, ...COGNITO }, shell), { ok: true });
+      const config = evalConfig(await readFile(path.join(dir, 'config.js'), 'utf8'));
+      assert.equal(config.websocketUrl, WSS);
+      assert.deepEqual({ ...config.auth }, {
+        provider: 'cognito',
+        issuer: COGNITO.CHAT_AUTH_ISSUER,
+        clientId: COGNITO.CHAT_AUTH_CLIENT_ID,
+        authorizationEndpoint: COGNITO.CHAT_AUTH_AUTHORIZE_URL,
+        tokenEndpoint: COGNITO.CHAT_AUTH_TOKEN_URL,
+        logoutEndpoint: COGNITO.CHAT_AUTH_LOGOUT_URL,
+        nameClaim: 'cognito:username',
+      });
+      // provider = none (or unset) keeps today's config.js: the name form.
+      for (const provider of [{ CHAT_AUTH_PROVIDER: 'none' }, {}]) {
+        assert.deepEqual(build(spec, dir, { CHAT_WEBSOCKET_URL: WSS, ...provider }, shell), { ok: true });
+        assert.deepEqual({ ...evalConfig(await readFile(path.join(dir, 'config.js'), 'utf8')) }, { websocketUrl: WSS });
+      }
+    });
+  });
+
+  test(`refuses incomplete or unsafe sign-in settings (${shell})`, async () => {
+    await withApp(async (dir) => {
+      const cases = [
+        [{ ...COGNITO, CHAT_AUTH_PROVIDER: 'saml' }, /must be cognito, oidc or none/],
+        [{ ...COGNITO, CHAT_AUTH_CLIENT_ID: '' }, /CHAT_AUTH_CLIENT_ID is not set/],
+        [{ ...COGNITO, CHAT_AUTH_TOKEN_URL: undefined }, /CHAT_AUTH_TOKEN_URL is not set/],
+        [{ ...COGNITO, CHAT_AUTH_ISSUER: 'https://x/"};alert(1);//' }, /CHAT_AUTH_ISSUER has characters/],
+        [{ ...COGNITO, CHAT_AUTH_NAME_CLAIM: 'user name' }, /CHAT_AUTH_NAME_CLAIM has characters/],
+      ];
+      for (const [env, message] of cases) {
+        const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+        const result = build(spec, dir, { CHAT_WEBSOCKET_URL: WSS, ...clean }, shell);
+        assert.equal(result.ok, false, JSON.stringify(env));
+        assert.match(result.stderr, message);
+      }
+      const config = await readFile(path.join(dir, 'config.js'), 'utf8');
+      assert.equal(config, await readFile(path.join(FRONTEND, 'config.js'), 'utf8'));
+    });
+  });
+  }
+
   test('the shipped default config.js derives the URL from the page location', async () => {
     const config = await readFile(path.join(FRONTEND, 'config.js'), 'utf8');
     assert.deepEqual({ ...evalConfig(config) }, { websocketUrl: 'wss://static.example/dev' });

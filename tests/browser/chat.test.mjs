@@ -1,13 +1,15 @@
-// The reference frontend in Chromium against `chatctl dev`: joining, deep links to
-// /chat/<peer> (and reloading them), delivery to exactly the addressee, errors in place,
-// keyboard use, reconnection after the server restarts, and a phone-sized layout.
+// The reference frontend in Chromium against `chatctl dev`: signing in through the local
+// provider's page (as `chatctl dev` runs by default), deep links to /chat/<peer> (and reloading
+// them), delivery to exactly the addressee, errors in place, keyboard use, reconnection after
+// the server restarts, a phone-sized layout; and the name form without sign-in (`--no-auth`).
+// auth.test.mjs covers signing in and out, and renewing tokens, in depth.
 
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { PHONE, eventually, launchChromium, newPerson, startDev, within } from './harness.mjs';
+import { PHONE, eventually, launchChromium, newPerson, signIn, startDev, within } from './harness.mjs';
 
 const SCREENSHOTS = process.env.CHAT_SCREENSHOTS ? path.resolve(process.env.CHAT_SCREENSHOTS) : null;
 
@@ -33,6 +35,7 @@ function recordFrames(page) {
   return frames;
 }
 
+/** Without sign-in: the app's own name form. */
 async function joinAs(page, name) {
   await page.getByLabel('Your name').fill(name);
   await page.getByLabel('Your name').press('Enter');
@@ -78,32 +81,37 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     const carol = await person();
     const carolFrames = recordFrames(carol.page);
 
-    // Carol and Alice join from the front page.
+    // Carol and Alice sign in from the front page.
     for (const [p, name] of [[carol, 'carol'], [alice, 'alice']]) {
       const response = await p.page.goto(`${dev.base}/`);
       assert.equal(response.status(), 200);
-      await joinAs(p.page, name);
+      await signIn(p.page, name);
     }
 
-    // Bob arrives through a deep link before having joined: the join form says who he will
-    // talk to, and joining lands him in that conversation.
+    // Bob arrives through a deep link before having signed in: the sign-in card says who he
+    // will talk to, and signing in lands him in that conversation.
     const bobResponse = await bob.page.goto(`${dev.base}/chat/alice`);
     assert.equal(bobResponse.status(), 200, 'the server must rewrite /chat/<peer> to index.html');
     await bob.page.locator('#join-context', { hasText: 'alice' }).waitFor();
     await screenshot(bob.page, 'chat-join.png');
-    await joinAs(bob.page, 'bob');
+    await signIn(bob.page, 'bob');
     assert.equal(new URL(bob.page.url()).pathname, '/chat/alice');
     await bob.page.locator('#conv-title', { hasText: 'alice' }).waitFor();
 
-    // Alice navigates straight to /chat/bob, then reloads it: both load the app (no 404),
-    // rejoin with the remembered name and show the conversation.
+    // Deep links load the app (no 404).
+    const deep = await fetch(`${dev.base}/chat/bob`);
+    assert.equal(deep.status, 200);
+    assert.match(await deep.text(), /<script type="module" src="\/app\.js">/);
+    // Alice navigates straight to /chat/bob, then reloads it: both sign her in again through
+    // the provider's session (tokens live in memory only) and show the conversation.
     for (const step of ['navigate', 'reload']) {
       const response =
         step === 'navigate' ? await alice.page.goto(`${dev.base}/chat/bob`) : await alice.page.reload();
       assert.equal(response.status(), 200, `${step} /chat/bob`);
-      assert.match(await response.text(), /<script type="module" src="\/app\.js">/);
       await alice.page.locator('#conn-status[data-state="open"]').waitFor();
-      assert.equal(await alice.page.locator('#join-view').isHidden(), true, 'the name is remembered');
+      assert.equal(await alice.page.locator('#join-view').isHidden(), true, 'signed in again');
+      assert.equal(new URL(alice.page.url()).pathname, '/chat/bob');
+      assert.equal(await alice.page.locator('#me').textContent(), 'alice');
       assert.equal(await alice.page.locator('#conv-title').textContent(), 'bob');
       await alice.page.locator('#conv-presence', { hasText: /^online$/ }).waitFor();
     }
@@ -203,22 +211,23 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     for (const p of [alice, bob, carol]) assert.deepEqual(p.errors.map(String), []);
   });
 
-  test('keyboard only: join, pick a person, send with Enter', { timeout: 60_000 }, async () => {
+  test('keyboard only: sign in, pick a person, send with Enter', { timeout: 60_000 }, async () => {
     const erin = await person();
     const frank = await person();
     await frank.page.goto(`${dev.base}/`);
-    await joinAs(frank.page, 'frank');
+    await signIn(frank.page, 'frank');
 
     const { page } = erin;
     await page.goto(`${dev.base}/`);
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'join-name', 'the name field has focus');
-    // An invalid name is explained next to the field and does not connect.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'join-button', 'the sign-in button has focus');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/oidc\/authorize\?/);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'name', 'the provider’s name field has focus');
+    // An invalid name is explained on the sign-in page and signs nobody in.
     await page.keyboard.type('erin smith');
     await page.keyboard.press('Enter');
-    await page.locator('#join-error', { hasText: 'letters' }).waitFor();
-    assert.equal(await page.locator('#join-name').getAttribute('aria-invalid'), 'true');
-    assert.equal(await page.locator('#join-view').isVisible(), true);
-    await page.keyboard.press('Control+A');
+    await page.locator('#name-error', { hasText: 'letters' }).waitFor();
+    await page.locator('#name').press('Control+A');
     await page.keyboard.type('erin');
     await page.keyboard.press('Enter');
     await page.locator('#conn-status[data-state="open"]').waitFor();
@@ -247,11 +256,13 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     assert.equal(await arrived.locator('.text').textContent(), 'first line\nsecond line');
     assert.equal(await arrived.getAttribute('data-from'), 'erin');
 
-    // Leaving forgets the name: a reload shows the join form again.
-    await page.getByRole('button', { name: 'Leave' }).click();
+    // Signing out forgets who she is: a reload shows the sign-in card again.
+    await page.getByRole('button', { name: 'Sign out' }).click();
     await page.locator('#join-view').waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
     await page.reload();
     assert.equal(await page.locator('#join-view').isVisible(), true);
+    assert.equal(await page.locator('#join-button').textContent(), 'Sign in');
     assert.deepEqual([...erin.errors, ...frank.errors].map(String), []);
   });
 
@@ -259,7 +270,7 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     const { page } = await person();
     const frames = recordFrames(page);
     await page.goto(`${dev.base}/chat/nobody`);
-    await joinAs(page, 'grace');
+    await signIn(page, 'grace');
 
     const { port } = dev;
     await dev.stop();
@@ -278,5 +289,60 @@ describe('reference frontend against chatctl dev', { timeout: 180_000 }, () => {
     );
     await page.locator('#message-input').press('Enter');
     await messageItem(page, 'queued?').locator('.msg-error[data-code="peer_offline"]').waitFor();
+  });
+});
+
+describe('the name form without sign-in (chatctl dev --no-auth)', { timeout: 90_000 }, () => {
+  let dev;
+  let browser;
+
+  before(async () => {
+    dev = await startDev({ args: ['--no-auth'] });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  test('keyboard only: join with a name, remembered on reload, forgotten on leaving', { timeout: 60_000 }, async () => {
+    const ida = await newPerson(browser);
+    const jay = await newPerson(browser);
+    await jay.page.goto(`${dev.base}/`);
+    await joinAs(jay.page, 'jay');
+
+    const { page } = ida;
+    await page.goto(`${dev.base}/chat/jay`);
+    assert.equal(await page.locator('#join-button').textContent(), 'Join');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'join-name', 'the name field has focus');
+    // An invalid name is explained next to the field and does not connect.
+    await page.keyboard.type('ida smith');
+    await page.keyboard.press('Enter');
+    await page.locator('#join-error', { hasText: 'letters' }).waitFor();
+    assert.equal(await page.locator('#join-name').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#join-view').isVisible(), true);
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('ida');
+    await page.keyboard.press('Enter');
+    await page.locator('#conn-status[data-state="open"]').waitFor();
+    await page.locator('#message-input').fill('hi jay');
+    await page.locator('#message-input').press('Enter');
+    await jay.page.locator('a.person[data-name="ida"]').click();
+    await messageItem(jay.page, 'hi jay').waitFor();
+
+    // The name is remembered for the tab: a reload rejoins at once.
+    await page.reload();
+    await page.locator('#conn-status[data-state="open"]').waitFor();
+    assert.equal(await page.locator('#me').textContent(), 'ida');
+    await messageItem(page, 'hi jay').waitFor();
+    // Leaving forgets it: a reload shows the join form again.
+    await page.getByRole('button', { name: 'Leave' }).click();
+    await page.locator('#join-view').waitFor();
+    await page.reload();
+    assert.equal(await page.locator('#join-view').isVisible(), true);
+    assert.deepEqual([...ida.errors, ...jay.errors].map(String), []);
+    await ida.context.close();
+    await jay.context.close();
   });
 });

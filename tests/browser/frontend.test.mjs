@@ -232,3 +232,271 @@ describe('client.js', () => {
     assert.equal(client.state, 'waiting');
   });
 });
+
+const auth = await load('auth.js');
+
+/** A sessionStorage stand-in. */
+function memoryStorage() {
+  const map = new Map();
+  return {
+    getItem: (key) => (map.has(key) ? map.get(key) : null),
+    setItem: (key, value) => map.set(key, String(value)),
+    removeItem: (key) => map.delete(key),
+    dump: () => Object.fromEntries(map),
+  };
+}
+
+/** An unsigned JWT with `claims` (the client never verifies signatures; the server does). */
+function jwt(claims) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'RS256', kid: 'k' })}.${part(claims)}.c2ln`;
+}
+
+const AUTH = {
+  provider: 'oidc',
+  issuer: 'https://id.example.com',
+  clientId: 'chat-web',
+  authorizationEndpoint: 'https://id.example.com/authorize',
+  tokenEndpoint: 'https://id.example.com/token',
+  logoutEndpoint: 'https://id.example.com/logout',
+  nameClaim: 'preferred_username',
+};
+
+/** A Session wired to fakes: a location that records assignments, a scripted token endpoint. */
+function fakeSession({ answers = [], now = 1_700_000_000_000, config = AUTH } = {}) {
+  const storage = memoryStorage();
+  const location = { origin: 'https://chat.example.com', assigned: [], assign(url) { this.assigned.push(url); } };
+  const requests = [];
+  const fetchImpl = async (url, init) => {
+    requests.push({ url, form: Object.fromEntries(new URLSearchParams(init.body)) });
+    const next = answers.shift();
+    if (next instanceof Error) throw next;
+    const { status = 200, body } = next;
+    return { ok: status < 300, status, json: async () => body };
+  };
+  const clock = { now };
+  const session = new auth.Session({ auth: config, storage, location, fetchImpl, now: () => clock.now });
+  return { session, storage, location, requests, clock };
+}
+
+describe('auth.js', () => {
+  test('PKCE S256 matches RFC 7636 appendix B, and verifiers are 43 base64url characters', async () => {
+    assert.equal(
+      await auth.pkceChallenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'),
+      'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    );
+    const verifier = auth.randomString(32);
+    assert.match(verifier, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(auth.randomString(32), verifier);
+  });
+
+  test('the sign-in and sign-out URLs carry what each provider expects', () => {
+    const url = new URL(auth.authorizeUrl(AUTH, { redirectUri: 'https://chat.example.com/', state: 's', nonce: 'n', challenge: 'c' }));
+    assert.equal(url.origin + url.pathname, 'https://id.example.com/authorize');
+    assert.deepEqual(Object.fromEntries(url.searchParams), {
+      response_type: 'code',
+      client_id: 'chat-web',
+      redirect_uri: 'https://chat.example.com/',
+      scope: 'openid profile',
+      state: 's',
+      nonce: 'n',
+      code_challenge: 'c',
+      code_challenge_method: 'S256',
+    });
+    const oidc = new URL(auth.logoutUrl(AUTH, { redirectUri: 'https://chat.example.com/', idToken: 't' }));
+    assert.deepEqual(Object.fromEntries(oidc.searchParams), {
+      client_id: 'chat-web',
+      post_logout_redirect_uri: 'https://chat.example.com/',
+      id_token_hint: 't',
+    });
+    const cognito = new URL(
+      auth.logoutUrl({ ...AUTH, provider: 'cognito' }, { redirectUri: 'https://chat.example.com/', idToken: 't' }),
+    );
+    assert.deepEqual(Object.fromEntries(cognito.searchParams), { client_id: 'chat-web', logout_uri: 'https://chat.example.com/' });
+    assert.equal(auth.logoutUrl({ ...AUTH, logoutEndpoint: undefined }, { redirectUri: 'x' }), null);
+  });
+
+  test('callbacks, JWT payloads and ID token checks', () => {
+    assert.deepEqual(auth.parseCallback('?code=c&state=s'), { code: 'c', state: 's', error: null, errorDescription: null });
+    assert.equal(auth.parseCallback('?error=access_denied&state=s').error, 'access_denied');
+    assert.equal(auth.parseCallback(''), null);
+    assert.equal(auth.parseCallback('?code=c'), null, 'a code without state is no callback of ours');
+    assert.deepEqual(auth.decodeJwtPayload(jwt({ a: 'é' })), { a: 'é' });
+    assert.throws(() => auth.decodeJwtPayload('nope'));
+    const good = { iss: AUTH.issuer, aud: 'chat-web', exp: 2_000_000_000, nonce: 'n' };
+    const check = (claims) => auth.idTokenProblem(claims, { issuer: AUTH.issuer, clientId: 'chat-web', nonce: 'n', now: 1_700_000_000_000 });
+    assert.equal(check(good), null);
+    assert.equal(check({ ...good, aud: ['x', 'chat-web'] }), null);
+    assert.match(check({ ...good, nonce: 'm' }), /nonce/);
+    assert.match(check({ ...good, iss: 'https://evil.example.com' }), /issuer/);
+    assert.match(check({ ...good, aud: 'other' }), /client/);
+    assert.match(check({ ...good, exp: 1_600_000_000 }), /expired/);
+    assert.equal(auth.signInConfigured(AUTH), true);
+    assert.equal(auth.signInConfigured({ provider: 'none' }), false);
+    assert.equal(auth.signInConfigured({ ...AUTH, tokenEndpoint: '' }), false);
+    assert.equal(auth.signInConfigured(undefined), false);
+  });
+
+  test('a sign-in checks state and nonce, and keeps the tokens out of storage', async () => {
+    const issued = (nonce) => ({
+      body: {
+        id_token: jwt({ iss: AUTH.issuer, aud: 'chat-web', iat: 1_700_000_000, exp: 1_700_003_600, nonce, preferred_username: 'alice' }),
+        refresh_token: 'refresh-1',
+      },
+    });
+    const { session, storage, location, requests } = fakeSession();
+    await session.signIn({ returnTo: '/chat/bob' });
+    const sent = new URL(location.assigned[0]).searchParams;
+    const pending = JSON.parse(storage.getItem('chat.signin'));
+    assert.equal(sent.get('state'), pending.state);
+    assert.equal(sent.get('nonce'), pending.nonce);
+    assert.equal(sent.get('code_challenge'), await auth.pkceChallenge(pending.verifier));
+    assert.equal(sent.get('redirect_uri'), 'https://chat.example.com/');
+
+    // The answer to someone else's sign-in (another state) is refused before any request.
+    await assert.rejects(session.completeSignIn({ code: 'c', state: 'forged' }), /state/);
+    assert.equal(requests.length, 0);
+
+    // A token whose nonce is not this sign-in's is refused.
+    const replay = fakeSession({ answers: [issued('someone-else')] });
+    await replay.session.signIn();
+    const replayState = JSON.parse(replay.storage.getItem('chat.signin')).state;
+    await assert.rejects(replay.session.completeSignIn({ code: 'c', state: replayState }), /nonce/);
+    assert.equal(replay.session.idToken, null);
+
+    // The real thing: the code and the verifier are redeemed, the name read from the claim.
+    const ok = fakeSession({ answers: [issued('NONCE')] });
+    await ok.session.signIn({ returnTo: '/chat/bob' });
+    const entry = JSON.parse(ok.storage.getItem('chat.signin'));
+    entry.nonce = 'NONCE';
+    ok.storage.setItem('chat.signin', JSON.stringify(entry));
+    const returnTo = await ok.session.completeSignIn({ code: 'the-code', state: entry.state });
+    assert.equal(returnTo, '/chat/bob');
+    assert.deepEqual(ok.requests[0].form, {
+      client_id: 'chat-web',
+      grant_type: 'authorization_code',
+      code: 'the-code',
+      redirect_uri: 'https://chat.example.com/',
+      code_verifier: entry.verifier,
+    });
+    assert.equal(ok.session.name, 'alice');
+    assert.equal(ok.session.wasSignedIn, true);
+    assert.equal(ok.storage.getItem('chat.signin'), null, 'the pending sign-in is gone');
+    const stored = JSON.stringify(ok.storage.dump());
+    assert.ok(!stored.includes(ok.session.idToken) && !stored.includes('refresh-1'), `no token in storage: ${stored}`);
+    // Used once: the same callback again is refused.
+    await assert.rejects(ok.session.completeSignIn({ code: 'the-code', state: entry.state }), /state/);
+  });
+
+  test('tokens are renewed before they expire; a refused refresh asks for a new sign-in', async () => {
+    const token = (iat, name = 'alice') => jwt({ iss: AUTH.issuer, aud: 'chat-web', iat, exp: iat + 3600, preferred_username: name });
+    const { session, clock, requests } = fakeSession({
+      answers: [
+        { body: { id_token: token(1_700_003_000) } },
+        new TypeError('Failed to fetch'),
+        { status: 400, body: { error: 'invalid_grant' } },
+      ],
+    });
+    session.accept({ idToken: token(1_700_000_000), refreshToken: 'r1', claims: auth.decodeJwtPayload(token(1_700_000_000)) });
+    const first = session.idToken;
+    assert.equal(await session.freshToken(), first, 'valid for an hour: no request');
+    assert.equal(requests.length, 0);
+    clock.now = (1_700_003_600 - 30) * 1000; // 30 s before expiry
+    const renewed = await session.freshToken();
+    assert.notEqual(renewed, first);
+    assert.deepEqual(requests[0].form, { client_id: 'chat-web', grant_type: 'refresh_token', refresh_token: 'r1' });
+    // The provider did not send a new refresh token: the old one is kept.
+    assert.equal(session.tokens.refreshToken, 'r1');
+    // Unreachable provider, token still valid: the current token serves.
+    assert.equal(await session.freshToken({ force: true }), renewed);
+    // Refused refresh token with an expired token: nothing but a new sign-in helps.
+    clock.now = (1_700_003_000 + 3600 + 5) * 1000;
+    assert.equal(await session.freshToken(), null);
+    assert.equal(session.tokens.refreshToken, null);
+  });
+
+  test('an unreachable provider with an expired token is retried, not a new sign-in', async () => {
+    const expired = jwt({ iss: AUTH.issuer, aud: 'chat-web', iat: 1, exp: 2, preferred_username: 'alice' });
+    const { session } = fakeSession({ answers: [new TypeError('Failed to fetch')] });
+    session.accept({ idToken: expired, refreshToken: 'r1', claims: auth.decodeJwtPayload(expired) });
+    await assert.rejects(session.freshToken(), /cannot be reached/);
+    assert.equal(session.tokens.refreshToken, 'r1');
+  });
+
+  test('sign-out forgets the tokens and goes to the provider', () => {
+    const { session, location, storage } = fakeSession();
+    const token = jwt({ preferred_username: 'alice', exp: 2_000_000_000 });
+    session.accept({ idToken: token, refreshToken: 'r', claims: auth.decodeJwtPayload(token) });
+    const url = session.signOut();
+    assert.equal(location.assigned[0], url);
+    assert.equal(session.idToken, null);
+    assert.equal(session.wasSignedIn, false);
+    assert.equal(storage.getItem('chat.signedIn'), null);
+  });
+});
+
+describe('client.js with ID tokens', () => {
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('asks for a URL before every attempt and stops when none can be had', async () => {
+    FakeSocket.all = [];
+    const timers = fakeTimers();
+    const asked = [];
+    const urls = ['ws://h/dev?token=one', 'ws://h/dev?token=two', null];
+    const client = new ChatClient({
+      websocketUrl: 'ws://h/dev',
+      name: 'alice',
+      urlProvider: async ({ attempt }) => {
+        asked.push(attempt);
+        return urls.shift();
+      },
+      WebSocketImpl: FakeSocket,
+      timers,
+    });
+    let unauthenticated = 0;
+    client.addEventListener('unauthenticated', () => {
+      unauthenticated += 1;
+    });
+    client.start();
+    await tick();
+    assert.equal(FakeSocket.all[0].url, 'ws://h/dev?token=one');
+    FakeSocket.all[0].serverOpens();
+    FakeSocket.all[0].close();
+    timers.fire();
+    await tick();
+    assert.equal(FakeSocket.all[1].url, 'ws://h/dev?token=two');
+    FakeSocket.all[1].close();
+    timers.fire();
+    await tick();
+    assert.deepEqual(asked, [0, 1, 2], "the attempt counts the retries since the last open");
+    assert.equal(FakeSocket.all.length, 2, 'no socket without a URL');
+    assert.equal(client.state, 'stopped');
+    assert.equal(unauthenticated, 1);
+  });
+
+  test('a failing URL provider is retried, and stop wins over a pending one', async () => {
+    FakeSocket.all = [];
+    const timers = fakeTimers();
+    let fail = true;
+    const client = new ChatClient({
+      websocketUrl: 'ws://h/dev',
+      name: 'bob',
+      urlProvider: async () => {
+        if (fail) throw new Error('offline');
+        return 'ws://h/dev?token=t';
+      },
+      WebSocketImpl: FakeSocket,
+      timers,
+    });
+    client.start();
+    await tick();
+    assert.equal(client.state, 'waiting');
+    assert.equal(FakeSocket.all.length, 0);
+    fail = false;
+    timers.fire();
+    client.stop();
+    await tick();
+    assert.equal(FakeSocket.all.length, 0, 'stopped before the URL arrived: no socket');
+    assert.equal(client.state, 'stopped');
+  });
+});

@@ -76,13 +76,14 @@ export function freePort() {
 }
 
 /**
- * Runs `chatctl dev --port <port>` (a free one unless given) in a fresh temporary directory, so
- * no chatctl.toml of the developer's is picked up, and resolves once `GET /` answers 200.
+ * Runs `chatctl dev --port <port> [args…]` (a free port unless given) in a fresh temporary
+ * directory, so no chatctl.toml of the developer's is picked up, and resolves once `GET /`
+ * answers 200. Sign-in is on unless `args` holds `--no-auth`.
  */
-export async function startDev({ port: wanted } = {}) {
+export async function startDev({ port: wanted, args = [] } = {}) {
   const port = wanted ?? (await freePort());
   const cwd = await mkdtemp(path.join(os.tmpdir(), 'chatctl-browser-'));
-  const child = spawn(CHATCTL_BIN, ['dev', '--port', String(port)], {
+  const child = spawn(CHATCTL_BIN, ['dev', '--port', String(port), ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
@@ -111,6 +112,16 @@ export async function startDev({ port: wanted } = {}) {
     port,
     base,
     ws: `ws://127.0.0.1:${port}/dev`,
+    /** An ID token for `name` from the local sign-in, the way scripts get one. */
+    async token(name, { lifetime } = {}) {
+      const url = new URL(`${base}/oidc/dev-token`);
+      url.searchParams.set('name', name);
+      if (lifetime) url.searchParams.set('lifetime', String(lifetime));
+      const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      const body = await response.text();
+      if (response.status !== 200) throw new Error(`no token for ${name}: ${response.status} ${body}`);
+      return body;
+    },
     output: () => output,
     async stop() {
       if (exited === null) {
@@ -183,4 +194,18 @@ export async function newPerson(browser, { viewport = DESKTOP, isMobile = false 
     if (message.type() === 'error') errors.push(new Error(message.text()));
   });
   return { context, page, errors };
+}
+
+/**
+ * Signs `page` in as `name` through the local provider's sign-in page (the page must show the
+ * app's sign-in card), and waits for the chat to be online.
+ */
+export async function signIn(page, name) {
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/oidc\/authorize\?/);
+  await page.getByLabel('Chat name').fill(name);
+  await page.getByLabel('Chat name').press('Enter');
+  await page.locator('#conn-status[data-state="open"]').waitFor();
+  const me = await page.locator('#me').textContent();
+  if (me !== name) throw new Error(`signed in as ${me}, not ${name}`);
 }

@@ -1,5 +1,7 @@
 // Interoperability: the `wscat` CLI (and the `ws` package it is built on) as independent
-// clients of `chatctl dev`, checking the exact frames of DESIGN §2.
+// clients of `chatctl dev`, checking the exact frames of DESIGN §2. They join the way
+// docs/auth.md tells script users to: an ID token for a name from `/oidc/dev-token`, then
+// `wscat -c 'ws://…/dev?token=…'`.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -107,9 +109,9 @@ async function wsClient(url) {
 describe('wscat against chatctl dev', { timeout: 120_000 }, () => {
   let dev;
   const clients = [];
-  const url = (name) => `${dev.ws}?name=${encodeURIComponent(name)}`;
-  const open = (name) => {
-    const client = wscat(url(name));
+  const url = async (name) => `${dev.ws}?token=${await dev.token(name)}`;
+  const open = async (name) => {
+    const client = wscat(await url(name));
     clients.push(client);
     return client;
   };
@@ -123,19 +125,19 @@ describe('wscat against chatctl dev', { timeout: 120_000 }, () => {
     await dev?.stop();
   });
 
-  test('a bad or missing name refuses the handshake', { timeout: 30_000 }, async () => {
-    for (const query of ['?name=no%20spaces', '', '?name=', `?name=${'x'.repeat(33)}`]) {
+  test('no token, a bad token or only a name refuses the handshake with 401', { timeout: 30_000 }, async () => {
+    for (const query of ['', '?token=', '?token=not.a.token', '?name=alice']) {
       const client = wscat(`${dev.ws}${query}`);
       const { code } = await within(10_000, `wscat ${query} to give up`, client.exited);
-      assert.notEqual(code, 0, `handshake with ${query || 'no name'} must fail`);
-      assert.match(client.stderr(), /Unexpected server response: 4\d\d/, client.stderr());
+      assert.notEqual(code, 0, `handshake with ${query || 'nothing'} must fail`);
+      assert.match(client.stderr(), /Unexpected server response: 401/, client.stderr());
     }
   });
 
   test('one-shot wscat -x gets the who list', { timeout: 30_000 }, async () => {
     const child = spawn(
       'npx',
-      ['--no-install', 'wscat', '-c', url('oneshot'), '-x', '{"action":"who"}', '-w', '1'],
+      ['--no-install', 'wscat', '-c', await url('oneshot'), '-x', '{"action":"who"}', '-w', '1'],
       // stdin stays open: wscat quits at once when it ends, before any answer arrives.
       { cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'] },
     );
@@ -155,13 +157,13 @@ describe('wscat against chatctl dev', { timeout: 120_000 }, () => {
   });
 
   test('two wscat clients exchange a message; only the addressee sees it', { timeout: 60_000 }, async () => {
-    const alice = open('alice');
-    const bob = open('bob');
+    const alice = await open('alice');
+    const bob = await open('bob');
     await alice.ready();
     await bob.ready();
     // A second connection under bob's name (another tab), and a bystander.
-    const bobTab = await wsClient(url('bob'));
-    const carol = await wsClient(url('carol'));
+    const bobTab = await wsClient(await url('bob'));
+    const carol = await wsClient(await url('carol'));
 
     alice.send({ action: 'who' });
     assert.deepEqual(await alice.next('who'), { type: 'who', users: ['alice', 'bob', 'carol'] });
@@ -233,5 +235,31 @@ describe('wscat against chatctl dev', { timeout: 120_000 }, () => {
       return JSON.stringify(who.users) === JSON.stringify(['alice', 'bob']);
     });
     bobTab.close();
+  });
+});
+
+describe('wscat against chatctl dev --no-auth', { timeout: 60_000 }, () => {
+  let dev;
+
+  before(async () => {
+    dev = await startDev({ args: ['--no-auth'] });
+  });
+
+  after(async () => {
+    await dev?.stop();
+  });
+
+  test('the name is the query string, and a bad or missing one refuses the handshake', { timeout: 30_000 }, async () => {
+    for (const query of ['?name=no%20spaces', '', '?name=', `?name=${'x'.repeat(33)}`]) {
+      const client = wscat(`${dev.ws}${query}`);
+      const { code } = await within(10_000, `wscat ${query} to give up`, client.exited);
+      assert.notEqual(code, 0, `handshake with ${query || 'no name'} must fail`);
+      assert.match(client.stderr(), /Unexpected server response: 400/, client.stderr());
+    }
+    const ok = await wsClient(`${dev.ws}?name=zoe`);
+    ok.send({ action: 'who' });
+    await eventually('the who answer', () => ok.frames.length === 1);
+    assert.deepEqual(ok.frames[0], { type: 'who', users: ['zoe'] });
+    ok.close();
   });
 });

@@ -41,12 +41,20 @@ pub async fn start(options: DevOptions) -> DevServer {
         .expect("dev server failed to start")
 }
 
-/// A dev server with the in-process chat backend.
+/// A dev server with the in-process chat backend, as `chatctl dev` runs by default: sign-in
+/// on, names verified by the `$connect` authorizer.
 pub async fn start_chat() -> DevServer {
     start(DevOptions::default()).await
 }
 
-/// A dev server whose integrations go to `backend_url` with the secret `test-secret`.
+/// A dev server without sign-in (`--no-auth`): `?name=` picks the name.
+pub async fn start_without_auth() -> DevServer {
+    start(DevOptions::without_auth()).await
+}
+
+/// A dev server without sign-in whose integrations go to `backend_url` with the secret
+/// `test-secret`: for the gateway's mechanics (routing, mapping, limits), which do not depend
+/// on who connects. `tests/dev_auth.rs` covers the gateway with its authorizer.
 pub async fn start_with_backend(
     backend_url: &str,
     customize: impl FnOnce(&mut DevOptions),
@@ -54,10 +62,26 @@ pub async fn start_with_backend(
     let mut options = DevOptions {
         backend_url: Some(backend_url.to_owned()),
         backend_secret: Some(TEST_SECRET.to_owned()),
-        ..DevOptions::default()
+        ..DevOptions::without_auth()
     };
     customize(&mut options);
     start(options).await
+}
+
+/// An ID token for `name` from the server's local sign-in, fetched the way a script does
+/// (`GET /oidc/dev-token?name=…`); `lifetime` in seconds, or the server's default.
+pub async fn dev_token(server: &DevServer, name: &str, lifetime: Option<u64>) -> String {
+    let endpoint = server
+        .urls()
+        .dev_token_url
+        .expect("the server runs without sign-in");
+    let url = match lifetime {
+        Some(seconds) => format!("{endpoint}?name={name}&lifetime={seconds}"),
+        None => format!("{endpoint}?name={name}"),
+    };
+    let response = http().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.unwrap()
 }
 
 pub const TEST_SECRET: &str = "test-secret";
@@ -90,9 +114,20 @@ pub async fn try_connect(url: &str) -> Result<WebSocketStream<MaybeTlsStream<Tcp
     }
 }
 
+/// Joins as `name`: with an ID token when the server signs people in, else with `?name=`.
 pub async fn connect(server: &DevServer, name: &str) -> Client {
-    let url = format!("{}?name={name}", server.websocket_url());
-    let socket = try_connect(&url)
+    let url = if server.provider().is_some() {
+        let token = dev_token(server, name, None).await;
+        format!("{}?token={token}", server.websocket_url())
+    } else {
+        format!("{}?name={name}", server.websocket_url())
+    };
+    connect_url(&url, name).await
+}
+
+/// Connects to `url` as it is (its query string included), calling the client `name`.
+pub async fn connect_url(url: &str, name: &str) -> Client {
+    let socket = try_connect(url)
         .await
         .unwrap_or_else(|refused| panic!("{name} was refused: {refused:?}"));
     Client {

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod http1;
+pub mod issuer;
+pub mod runtime_api;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
