@@ -13,4 +13,5 @@ cd "$root"
 # The Lambda package's build (see handler/Cargo.toml): the authorizer is this same binary.
 cargo build --quiet --release -p chat-handler --no-default-features --bin bootstrap
 cargo build --quiet --release --example auth-bench
-exec "$root/target/release/examples/auth-bench" --bootstrap "$root/target/release/bootstrap" "$@"
+target="${CARGO_TARGET_DIR:-$root/target}"
+exec "$target/release/examples/auth-bench" --bootstrap "$target/release/bootstrap" "$@"
