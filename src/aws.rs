@@ -24,6 +24,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub amplify: aws_sdk_amplify::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
 }
 
 impl Clients {
@@ -46,6 +47,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             amplify: aws_sdk_amplify::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(config),
         }
     }
 }
