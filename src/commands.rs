@@ -153,7 +153,7 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
     stop_on_conflicts(&ctx, &observed, &desired)?;
     if !first_plan.has_changes() {
         // A no-op run takes no lock and makes no write.
-        let outputs = current_outputs(&config, &observed);
+        let outputs = stack::current_outputs(&ctx, &config, &observed);
         report_up(ui, &config, &first_plan, outputs.as_ref(), None, false);
         return Ok(Outcome::Success);
     }
@@ -176,7 +176,7 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         let (observed, desired, plan) = observe_and_plan(&ctx, &config, &options).await?;
         stop_on_conflicts(&ctx, &observed, &desired)?;
         if !plan.has_changes() {
-            let outputs = current_outputs(&config, &observed);
+            let outputs = stack::current_outputs(&ctx, &config, &observed);
             return Ok((plan, outputs, None, false));
         }
         let unconfirmed: Vec<String> = plan
@@ -219,14 +219,6 @@ async fn up(global: &GlobalArgs, args: &UpArgs, ui: &Ui) -> Result<Outcome> {
         changed,
     );
     Ok(Outcome::Success)
-}
-
-/// The stack's URLs as deployed, if its API exists.
-fn current_outputs(config: &Config, observed: &Observed) -> Option<Outputs> {
-    observed.apis.primary().map(|api| Outputs {
-        site_url: stack::frontend_site(observed, config),
-        ..stack::outputs(config, api)
-    })
 }
 
 fn report_up(
@@ -495,10 +487,7 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
             .into_iter()
             .map(stack::foreign_status),
     );
-    let outputs = observed
-        .apis
-        .primary()
-        .map(|api| stack::outputs(&config, api));
+    let outputs = stack::current_outputs(&ctx, &config, &observed);
     let mut warnings: Vec<String> = observed
         .stage
         .as_ref()
@@ -537,6 +526,9 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
                 "\n  websocket url  {}\n  callback url   {}",
                 o.websocket_url, o.callback_url
             );
+            if let Some(url) = &o.sign_in_url {
+                let _ = write!(text, "\n  sign-in url    {url}");
+            }
         }
         None => text.push_str("\n  (not deployed: run `chatctl up`)"),
     }
@@ -591,7 +583,7 @@ struct DownResult<'a> {
 
 async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     let (config, ctx) = context(global, ui).await?;
-    let observed = stack::observe(&ctx, &config).await?;
+    let observed = stack::observe_everything(&ctx, &config).await?;
     if observed.is_empty() {
         let empty = Plan {
             stack: config.stack_name(),
@@ -621,7 +613,7 @@ async fn down(global: &GlobalArgs, ui: &Ui) -> Result<Outcome> {
     confirm_down(global, ui, &preview)?;
     let lock = StackLock::acquire(&ctx).await?;
     let result = async {
-        let observed = stack::observe(&ctx, &config).await?;
+        let observed = stack::observe_everything(&ctx, &config).await?;
         let teardown = stack::teardown_plan(&ctx, &config, &observed);
         let github = Box::pin(stack::destroy(&ctx, &config, &observed)).await?;
         let left: Vec<Foreign> = observed.all_foreign().cloned().collect();

@@ -37,7 +37,7 @@ Authorizer (CHAT_ROLE=authorizer):
   CHAT_SECRET          handed to the integrations in the authorizer's context (optional)";
 
 /// `CHAT_ROLE`: which function this process is.
-const ENV_ROLE: &str = "CHAT_ROLE";
+use chat_handler::auth::ENV_ROLE;
 
 #[derive(Debug)]
 enum Command {

@@ -28,6 +28,16 @@ pub struct Names {
     /// would otherwise get an untagged one from Lambda on its first invocation.
     pub function_log_group: String,
     pub amplify_app: String,
+    /// The Cognito user pool (`[auth] provider = "cognito"`); pool names are not unique, so
+    /// pools are found by this name and the stack's tags.
+    pub user_pool: String,
+    /// The pool's public app client used by the web app (and by `status --probe`).
+    pub user_pool_client: String,
+    /// The `$connect` authorizer function and its log group.
+    pub authorizer_function: String,
+    pub authorizer_log_group: String,
+    /// The API Gateway authorizer on `$connect` (a child of the API).
+    pub api_authorizer: String,
 }
 
 /// Tag keys that mark everything chatctl creates for a stack: the stack and the region it
@@ -63,6 +73,7 @@ pub fn iam_name(stack: &str, region: &str, suffix: &str) -> String {
 impl Names {
     pub fn new(stack: &str, region: &str) -> Self {
         let function = format!("{stack}-backend");
+        let authorizer_function = format!("{stack}-authorizer");
         Self {
             stack: stack.to_owned(),
             region: region.to_owned(),
@@ -78,6 +89,13 @@ impl Names {
             function_log_group: crate::resources::log_groups::function_log_group(&function),
             function,
             amplify_app: stack.to_owned(),
+            user_pool: stack.to_owned(),
+            user_pool_client: format!("{stack}-web"),
+            authorizer_log_group: crate::resources::log_groups::function_log_group(
+                &authorizer_function,
+            ),
+            authorizer_function,
+            api_authorizer: "token".to_owned(),
         }
     }
 

@@ -48,6 +48,9 @@ pub struct PolicyInputs<'a> {
     pub function: &'a str,
     pub api_id: &'a str,
     pub stage: &'a str,
+    /// The `$connect` authorizer function, which runs under the same role and writes only
+    /// its own log group.
+    pub authorizer: Option<&'a str>,
 }
 
 /// Renders the policy template; every placeholder must be filled.
@@ -81,7 +84,25 @@ pub fn render_policy(inputs: &PolicyInputs<'_>) -> Result<serde_json::Value> {
             &text[start..text.len().min(start + 20)]
         );
     }
-    serde_json::from_str(&text).context("backend policy template is not valid JSON")
+    let mut policy: serde_json::Value =
+        serde_json::from_str(&text).context("backend policy template is not valid JSON")?;
+    if let Some(authorizer) = inputs.authorizer {
+        let group = arn(
+            "logs",
+            &format!(
+                "log-group:{}",
+                super::log_groups::function_log_group(authorizer)
+            ),
+        );
+        let own_logs = policy["Statement"]
+            .as_array_mut()
+            .and_then(|statements| statements.iter_mut().find(|s| s["Sid"] == "OwnLogs"))
+            .and_then(|s| s["Resource"].as_array_mut())
+            .context("backend policy template has no OwnLogs statement")?;
+        own_logs.push(serde_json::Value::String(group.clone()));
+        own_logs.push(serde_json::Value::String(format!("{group}:*")));
+    }
+    Ok(policy)
 }
 
 /// Reads the role `name` with its tags, and its inline policy. `expected`: the role should
@@ -279,7 +300,28 @@ mod tests {
             function: "chat-dev-backend",
             api_id: "abc123",
             stage: "dev",
+            authorizer: None,
         }
+    }
+
+    #[test]
+    fn the_authorizer_may_write_its_own_log_group_only() {
+        let policy = render_policy(&PolicyInputs {
+            authorizer: Some("chat-dev-authorizer"),
+            ..inputs()
+        })
+        .unwrap();
+        let logs = &policy["Statement"][0];
+        assert_eq!(logs["Sid"], "OwnLogs");
+        assert_eq!(
+            logs["Resource"],
+            serde_json::json!([
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/chat-dev-backend",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/chat-dev-backend:*",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/chat-dev-authorizer",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/chat-dev-authorizer:*"
+            ])
+        );
     }
 
     #[test]

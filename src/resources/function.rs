@@ -1,5 +1,7 @@
-//! The backend's Lambda function (`{stack}-backend`, provided.al2023). Code is uploaded only
-//! when the package's SHA-256 differs from the deployed CodeSha256.
+//! The stack's Lambda functions (provided.al2023, one package): the backend
+//! (`{stack}-backend`) and, with verified names, the `$connect` authorizer
+//! (`{stack}-authorizer`). Code is uploaded only when the package's SHA-256 differs from the
+//! deployed CodeSha256.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,14 +55,17 @@ pub struct Code {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
+    /// The function's name.
+    pub name: String,
+    /// What the function is, for the console.
+    pub description: &'static str,
     pub settings: LambdaBackend,
     pub environment: BTreeMap<String, String>,
     pub code: Code,
 }
 
 /// Reads the function; GetFunction returns its tags too, so ownership costs no extra read.
-pub async fn observe(ctx: &Ctx) -> Result<Found<Observed>> {
-    let name = &ctx.names.function;
+pub async fn observe(ctx: &Ctx, name: &str) -> Result<Found<Observed>> {
     let out = absent_if(
         ctx.aws
             .lambda
@@ -151,13 +156,8 @@ fn config_changes(
     changes
 }
 
-pub fn plan(
-    ctx: &Ctx,
-    observed: Option<&Observed>,
-    desired: &Desired,
-    role_arn: Option<&str>,
-) -> Step {
-    let name = ctx.names.function.clone();
+pub fn plan(observed: Option<&Observed>, desired: &Desired, role_arn: Option<&str>) -> Step {
+    let name = desired.name.clone();
     let Some(function) = observed else {
         return Step::new(KIND, name, Action::Create);
     };
@@ -217,7 +217,7 @@ pub async fn apply(
     task: Option<&crate::ui::Task>,
 ) -> Result<String> {
     let lambda = &ctx.aws.lambda;
-    let name = &ctx.names.function;
+    let name = &desired.name;
     let Some(function) = observed else {
         let tags: std::collections::HashMap<String, String> =
             ctx.names.tags().into_iter().collect();
@@ -237,7 +237,7 @@ pub async fn apply(
                         .zip_file(Blob::new(desired.code.zip.to_vec()))
                         .build(),
                 )
-                .description("chatctl chat backend")
+                .description(desired.description)
                 .set_tags(Some(tags.clone()))
                 .send()
         })
@@ -249,7 +249,7 @@ pub async fn apply(
                 if e.as_service_error()
                     .is_some_and(|s| s.is_resource_conflict_exception()) =>
             {
-                let existing = match observe(ctx).await? {
+                let existing = match observe(ctx, name).await? {
                     crate::ownership::Found::Ours(existing) => existing,
                     crate::ownership::Found::Absent => anyhow::bail!("function {name} vanished"),
                     // Someone else created a function of this name since chatctl looked.
@@ -261,7 +261,7 @@ pub async fn apply(
             }
             Err(e) => return Err(aws_error(&format!("creating function {name}"), &e)),
         };
-        wait_active(ctx, task).await?;
+        wait_active(ctx, name, task).await?;
         return Ok(arn);
     };
     if !config_changes(function, desired, Some(role_arn)).is_empty() {
@@ -279,7 +279,7 @@ pub async fn apply(
         })
         .await
         .map_err(|e| aws_error(&format!("updating the configuration of {name}"), &e))?;
-        wait_updated(ctx, task).await?;
+        wait_updated(ctx, name, task).await?;
     }
     let arch = desired.settings.architecture.as_str();
     if function.code_sha256 != desired.code.sha256 || function.architecture != arch {
@@ -293,16 +293,15 @@ pub async fn apply(
         })
         .await
         .map_err(|e| aws_error(&format!("uploading the code of {name}"), &e))?;
-        wait_updated(ctx, task).await?;
+        wait_updated(ctx, name, task).await?;
     }
     Ok(function.arn.clone())
 }
 
-async fn wait_active(ctx: &Ctx, task: Option<&crate::ui::Task>) -> Result<()> {
+async fn wait_active(ctx: &Ctx, name: &str, task: Option<&crate::ui::Task>) -> Result<()> {
     if let Some(task) = task {
         task.waiting("waiting for the function to become Active");
     }
-    let name = &ctx.names.function;
     ctx.aws
         .lambda
         .wait_until_function_active_v2()
@@ -313,11 +312,10 @@ async fn wait_active(ctx: &Ctx, task: Option<&crate::ui::Task>) -> Result<()> {
     Ok(())
 }
 
-async fn wait_updated(ctx: &Ctx, task: Option<&crate::ui::Task>) -> Result<()> {
+async fn wait_updated(ctx: &Ctx, name: &str, task: Option<&crate::ui::Task>) -> Result<()> {
     if let Some(task) = task {
         task.waiting("waiting for the update to finish");
     }
-    let name = &ctx.names.function;
     ctx.aws
         .lambda
         .wait_until_function_updated_v2()
@@ -328,8 +326,7 @@ async fn wait_updated(ctx: &Ctx, task: Option<&crate::ui::Task>) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(ctx: &Ctx) -> Result<()> {
-    let name = &ctx.names.function;
+pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     absent_if(
         ctx.aws
             .lambda
@@ -349,6 +346,8 @@ mod tests {
 
     fn desired() -> Desired {
         Desired {
+            name: "chat-dev-backend".into(),
+            description: "chatctl chat backend",
             settings: LambdaBackend {
                 architecture: Architecture::X86_64,
                 memory_mb: 128,

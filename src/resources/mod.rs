@@ -5,6 +5,7 @@ pub mod access_log_group;
 pub mod account;
 pub mod amplify;
 pub mod api;
+pub mod authorizer;
 pub mod backend_role;
 pub mod deployment;
 pub mod function;
@@ -15,6 +16,8 @@ pub mod logs_role;
 pub mod routes;
 pub mod stage;
 pub mod table;
+pub mod user_pool;
+pub mod user_pool_client;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result};
-use aws_sdk_apigatewayv2::types::ParameterConstraints;
+use aws_sdk_apigatewayv2::types::{AuthorizationType, ParameterConstraints};
 
 use super::{Ctx, absent_if, aws_error, collect_pages, integrations};
 use crate::chat_api::{DEFAULT_RESPONSE_KEY, RouteSpec, Scheme};
@@ -13,6 +13,29 @@ use crate::retry::{self, Policy};
 
 pub const KIND: &str = "route";
 pub const RESPONSE_KIND: &str = "route response";
+const NO_AUTHORIZATION: &str = "NONE";
+const CUSTOM_AUTHORIZATION: &str = "CUSTOM";
+
+/// The authorizer a route should have: (authorization type, authorizer id). `authorizer` is
+/// the stack's authorizer id, `None` while it is to be created.
+fn wanted_authorization<'a>(
+    spec: &RouteSpec,
+    authorizer: Option<&'a str>,
+) -> (&'static str, Option<&'a str>) {
+    if spec.authorizer.is_some() {
+        (
+            CUSTOM_AUTHORIZATION,
+            Some(authorizer.unwrap_or("(new authorizer)")),
+        )
+    } else {
+        (NO_AUTHORIZATION, None)
+    }
+}
+
+fn authorization_matches(route: &Observed, spec: &RouteSpec, authorizer: Option<&str>) -> bool {
+    let (kind, id) = wanted_authorization(spec, authorizer);
+    route.authorization_type == kind && route.authorizer_id.as_deref() == id
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observed {
@@ -24,6 +47,9 @@ pub struct Observed {
     pub request_parameters: BTreeMap<String, bool>,
     /// (route response id, key)
     pub responses: Vec<(String, String)>,
+    /// `NONE` or `CUSTOM` (a Lambda authorizer, `$connect` only).
+    pub authorization_type: String,
+    pub authorizer_id: Option<String>,
 }
 
 impl Observed {
@@ -61,6 +87,13 @@ pub async fn observe(ctx: &Ctx, api_id: &str) -> Result<Vec<Observed>> {
                 })
                 .unwrap_or_default(),
             responses: Vec::new(),
+            authorization_type: r
+                .authorization_type()
+                .map_or_else(|| NO_AUTHORIZATION.to_owned(), |t| t.as_str().to_owned()),
+            authorizer_id: r
+                .authorizer_id()
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
         });
         Ok((items.collect(), page.next_token().map(str::to_owned)))
     })
@@ -159,7 +192,12 @@ pub fn strays<'a>(
 }
 
 /// The route step; `integration_replaced` when its integration will get a new id.
-pub fn plan(spec: &RouteSpec, binding: &Binding<'_>, integration_replaced: bool) -> Step {
+pub fn plan(
+    spec: &RouteSpec,
+    binding: &Binding<'_>,
+    integration_replaced: bool,
+    authorizer: Option<&str>,
+) -> Step {
     let name = spec.route_key.clone();
     let Some(route) = binding.route else {
         return Step::new(KIND, name, Action::Create);
@@ -196,6 +234,18 @@ pub fn plan(spec: &RouteSpec, binding: &Binding<'_>, integration_replaced: bool)
             "request_parameters",
             render_parameters(&route.request_parameters),
             render_parameters(&spec.route_parameters),
+        ));
+    }
+    if !authorization_matches(route, spec, authorizer) {
+        let (kind, id) = wanted_authorization(spec, authorizer);
+        let show = |kind: &str, id: Option<&str>| match id {
+            Some(id) => format!("{kind} ({id})"),
+            None => kind.to_owned(),
+        };
+        changes.push(FieldChange::new(
+            "authorization",
+            show(&route.authorization_type, route.authorizer_id.as_deref()),
+            show(kind, id),
         ));
     }
     Step::update_or_keep(KIND, name, changes)
@@ -260,17 +310,21 @@ pub async fn apply(
     spec: &RouteSpec,
     route: Option<&Observed>,
     integration_id: &str,
+    authorizer: Option<&str>,
 ) -> Result<String> {
     let client = &ctx.aws.apigatewayv2;
     let target = format!("integrations/{integration_id}");
     let rrse = spec.route_response_selection_expression();
     let parameters = sdk_parameters(spec);
+    let (kind, authorizer_id) = wanted_authorization(spec, authorizer);
+    let kind = AuthorizationType::from(kind);
     match route {
         Some(existing) => {
             let parameters_changed = existing.request_parameters != spec.route_parameters;
             let unchanged = existing.target == target
                 && existing.route_response_selection_expression.as_deref() == rrse
-                && !parameters_changed;
+                && !parameters_changed
+                && authorization_matches(existing, spec, authorizer);
             if !unchanged {
                 retry::retry(
                     Policy::conflict(),
@@ -284,6 +338,9 @@ pub async fn apply(
                             .target(&target)
                             // An empty expression removes it: the route becomes one-way.
                             .route_response_selection_expression(rrse.unwrap_or(""))
+                            // Detaching sends NONE and an empty id, which removes it.
+                            .authorization_type(kind.clone())
+                            .authorizer_id(authorizer_id.unwrap_or(""))
                             // UpdateRoute adds and changes the parameters it names...
                             .set_request_parameters(
                                 parameters.clone().filter(|_| parameters_changed),
@@ -339,6 +396,8 @@ pub async fn apply(
                         .route_key(&spec.route_key)
                         .target(&target)
                         .set_route_response_selection_expression(rrse.map(str::to_owned))
+                        .authorization_type(kind.clone())
+                        .set_authorizer_id(authorizer_id.map(str::to_owned))
                         .set_request_parameters(parameters.clone())
                         .send()
                 },
@@ -445,6 +504,8 @@ mod tests {
             route_response_selection_expression: None,
             request_parameters: BTreeMap::new(),
             responses: vec![],
+            authorization_type: NO_AUTHORIZATION.into(),
+            authorizer_id: None,
         }
     }
 
@@ -515,7 +576,7 @@ mod tests {
             &undeclared,
             &integrations,
         );
-        let step = plan(spec, &bindings[0], false);
+        let step = plan(spec, &bindings[0], false, None);
         assert_eq!(step.action, Action::Update);
         assert_eq!(step.changes[0].field, "request_parameters");
         assert_eq!(
@@ -532,10 +593,57 @@ mod tests {
             &declared,
             &integrations,
         );
-        assert_eq!(plan(spec, &bindings[0], false).action, Action::Keep);
+        assert_eq!(plan(spec, &bindings[0], false, None).action, Action::Keep);
         assert_eq!(
             sdk_parameters(spec).unwrap()["route.request.querystring.name"].required(),
             Some(false)
+        );
+    }
+
+    #[test]
+    fn connect_with_verified_names_needs_the_authorizer() {
+        let spec = &crate::chat_api::routes_for(crate::chat_api::Identity::Authorizer)[0];
+        let integrations = [integration("i", &spec.integration_uri(Scheme::Https))];
+        let open = [route("$connect", "integrations/i")];
+        let bindings = bind(
+            std::slice::from_ref(spec),
+            Scheme::Https,
+            &open,
+            &integrations,
+        );
+        let step = plan(spec, &bindings[0], false, Some("auth1"));
+        assert_eq!(step.action, Action::Update);
+        assert_eq!(step.changes[0].field, "authorization");
+        assert_eq!(step.changes[0].old, "NONE");
+        assert_eq!(step.changes[0].new, "CUSTOM (auth1)");
+        let guarded = [Observed {
+            authorization_type: CUSTOM_AUTHORIZATION.into(),
+            authorizer_id: Some("auth1".into()),
+            ..route("$connect", "integrations/i")
+        }];
+        let bindings = bind(
+            std::slice::from_ref(spec),
+            Scheme::Https,
+            &guarded,
+            &integrations,
+        );
+        assert_eq!(
+            plan(spec, &bindings[0], false, Some("auth1")).action,
+            Action::Keep
+        );
+        // Back to names from the client: the authorizer is detached.
+        let open_spec = &routes()[0];
+        let bindings = bind(
+            std::slice::from_ref(open_spec),
+            Scheme::Https,
+            &guarded,
+            &integrations,
+        );
+        let step = plan(open_spec, &bindings[0], false, None);
+        assert!(
+            step.changes
+                .iter()
+                .any(|c| c.field == "authorization" && c.new == "NONE")
         );
     }
 

@@ -88,12 +88,14 @@ pub async fn observe(ctx: &Ctx, lambda_backend: bool) -> Result<Observed> {
     // when a leftover function of ours exists.
     let function_and_url = async {
         if lambda_backend {
-            let (function, url) =
-                tokio::try_join!(function::observe(ctx), function_url::observe(ctx))?;
+            let (function, url) = tokio::try_join!(
+                function::observe(ctx, &names.function),
+                function_url::observe(ctx)
+            )?;
             let url = matches!(function, Found::Ours(_)).then_some(url);
             return Ok::<_, anyhow::Error>((function, url));
         }
-        let function = function::observe(ctx).await?;
+        let function = function::observe(ctx, &names.function).await?;
         let url = match &function {
             Found::Ours(_) => Some(function_url::observe(ctx).await?),
             _ => None,
@@ -207,6 +209,8 @@ fn function_desired(
         anyhow::bail!("the function is deployed only with backend.kind = \"lambda\"");
     };
     Ok(function::Desired {
+        name: ctx.names.function.clone(),
+        description: "chatctl chat backend",
         settings: settings.clone(),
         environment: BTreeMap::from([
             (chat_handler::ENV_SECRET.to_owned(), desired.secret.clone()),
@@ -229,6 +233,10 @@ fn policy(ctx: &Ctx, config: &Config, account: &str, api_id: &str) -> Result<Val
         function: &ctx.names.function,
         api_id,
         stage: &config.stage,
+        authorizer: config
+            .auth
+            .verifies_names()
+            .then_some(ctx.names.authorizer_function.as_str()),
     })
 }
 
@@ -270,7 +278,6 @@ pub fn plan(
         |r| r.arn.clone(),
     );
     steps.push(function::plan(
-        ctx,
         observed.function.as_ref(),
         &wanted_function,
         Some(&role_arn),
@@ -288,6 +295,7 @@ pub async fn apply(
     desired: &Desired,
     plan: &[Step],
     mut api: watch::Receiver<Option<api::Observed>>,
+    role_ready: watch::Sender<Option<String>>,
 ) -> Result<String> {
     let role_name = observed.role_name(ctx);
     let log_group = &ctx.names.function_log_group;
@@ -342,6 +350,8 @@ pub async fn apply(
     };
     let role_and_function = async {
         let (role_arn, ()) = tokio::try_join!(role_chain, log_group_chain)?;
+        // The authorizer function runs under the same role.
+        role_ready.send_replace(Some(role_arn.clone()));
         let api = super::api_when_ready(&mut api).await?;
         let account = observed
             .account_id
@@ -364,7 +374,7 @@ pub async fn apply(
             let callback = api::callback_url(&api, &config.region, &config.stage);
             let wanted = function_desired(ctx, config, desired, &callback)?;
             let function_step =
-                function::plan(ctx, observed.function.as_ref(), &wanted, Some(&role_arn));
+                function::plan(observed.function.as_ref(), &wanted, Some(&role_arn));
             if function_step.is_change() {
                 let task = ctx.ui.task(function_step.label());
                 let result = function::apply(
@@ -448,7 +458,7 @@ pub async fn destroy(ctx: &Ctx, observed: &Observed) -> Result<()> {
             step(
                 ctx,
                 format!("- delete  lambda function {name}"),
-                function::delete(ctx),
+                function::delete(ctx, name),
             )
             .await?;
         }

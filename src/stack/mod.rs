@@ -16,6 +16,7 @@
 //! On an existing stage whose settings change, integrations and routes wait for the stage:
 //! auto-deploy snapshots the API with the stage variables of the moment.
 
+pub mod auth;
 pub mod backend;
 mod teardown;
 
@@ -28,6 +29,7 @@ use crate::chat_api::{self, BACKEND_SECRET_VARIABLE, BackendEndpoint, RouteSpec,
 use crate::config::{Backend, Config, LoggingLevel};
 use crate::ownership::{Claim, Foreign};
 use crate::plan::{Action, Plan, Step};
+use crate::resources::authorizer;
 use crate::resources::{
     Ctx, access_log_group, account, amplify, api, deployment, function, integrations, log_groups,
     logs_role, routes, stage,
@@ -54,6 +56,10 @@ pub struct Observed {
     /// The log group API Gateway writes the stage's execution logs to (named after the API).
     pub execution_log_group: Option<log_groups::Observed>,
     pub backend: backend::Observed,
+    /// The `$connect` authorizer's resources (user pool, function, …).
+    pub auth: auth::Observed,
+    /// The API's authorizers (read with its routes).
+    pub authorizers: Vec<authorizer::Observed>,
     /// The frontend's Amplify app(s), found by tag even when `[frontend]` is gone.
     pub amplify: amplify::Observed,
     /// Resources with the stack's names that are not the stack's (the backend's are in
@@ -70,6 +76,7 @@ impl Observed {
             .is_some_and(|a| a.names_role(self.logs_role_name.as_deref()));
         self.logs_role.is_none()
             && self.backend.is_empty()
+            && self.auth.is_empty()
             && self.amplify.is_empty()
             && self.apis.ours.is_empty()
             && self.access_log_group.is_none()
@@ -78,7 +85,10 @@ impl Observed {
 
     /// Every resource found under the stack's names that is not the stack's.
     pub fn all_foreign(&self) -> impl Iterator<Item = &Foreign> {
-        self.foreign.iter().chain(&self.backend.foreign)
+        self.foreign
+            .iter()
+            .chain(&self.backend.foreign)
+            .chain(&self.auth.foreign)
     }
 
     /// The logs role's name for plans and messages.
@@ -94,6 +104,15 @@ impl Observed {
 /// GetAccount and the logs role, everything else at once, so the longest chain is GetApis →
 /// GetRoutes → GetRouteResponses.
 pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
+    observe_scoped(ctx, config, config.auth.verifies_names()).await
+}
+
+/// [`observe`] for `down`: the authorizer's resources are read whatever `[auth]` says.
+pub async fn observe_everything(ctx: &Ctx, config: &Config) -> Result<Observed> {
+    observe_scoped(ctx, config, true).await
+}
+
+async fn observe_scoped(ctx: &Ctx, config: &Config, all_auth: bool) -> Result<Observed> {
     let names = &ctx.names;
     let lambda_backend = matches!(config.backend, Backend::Lambda(_));
     // The logs role by its name and the account setting at once; a role the setting names
@@ -135,28 +154,46 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
         let children = match apis.primary() {
             Some(primary) => {
                 let execution_logs = log_groups::execution_log_group(&primary.id, &ctx.stage);
-                tokio::try_join!(
+                let authorizers = async {
+                    if all_auth {
+                        authorizer::observe(ctx, &primary.id).await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                };
+                let (integrations, routes, stage, logs, mut authorizers) = tokio::try_join!(
                     integrations::observe(ctx, &primary.id),
                     routes::observe(ctx, &primary.id),
                     stage::observe(ctx, &primary.id, &ctx.stage),
                     log_groups::find(ctx, &execution_logs),
-                )?
+                    authorizers,
+                )?;
+                // Without sign-in they are read only when a route still uses one (left by
+                // an earlier configuration), so such a stack pays no read for them.
+                if !all_auth && routes.iter().any(|r| r.authorizer_id.is_some()) {
+                    authorizers = authorizer::observe(ctx, &primary.id).await?;
+                }
+                (integrations, routes, stage, logs, authorizers)
             }
-            None => (Vec::new(), Vec::new(), None, None),
+            None => (Vec::new(), Vec::new(), None, None, Vec::new()),
         };
         Ok::<_, anyhow::Error>((apis, children))
     };
     let (
         (account, mut logs_role, mut logs_role_name, mut named, mut foreign),
-        (apis, (integrations, routes, stage, execution_log_group)),
+        (apis, (integrations, routes, stage, execution_log_group, authorizers)),
         access_log_group,
         backend,
+        auth,
         amplify,
     ) = tokio::try_join!(
         logs_roles,
         apis_and_children,
         access_log_group::observe(ctx),
+        // The authorizer's pool needs the account id for its domain: the Lambda backend's
+        // read provides it (verified names need that backend).
         backend::observe(ctx, lambda_backend),
+        auth::observe(ctx, all_auth),
         amplify::observe(ctx, config.frontend.as_ref()),
     )?;
     let access_log_group = access_log_group.sort(&mut foreign);
@@ -187,6 +224,8 @@ pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
         access_log_group,
         execution_log_group,
         backend,
+        auth,
+        authorizers,
         amplify,
         foreign,
     })
@@ -202,6 +241,8 @@ pub struct Desired {
     pub take_over_cloudwatch_role: bool,
     /// The Lambda backend; `None` with another backend kind.
     pub backend: Option<backend::Desired>,
+    /// The `$connect` authorizer; `None` when names are not verified.
+    pub auth: Option<auth::Desired>,
     /// The Amplify frontend; `None` without `[frontend]`.
     pub frontend: Option<amplify::Desired>,
 }
@@ -225,12 +266,14 @@ pub struct Options {
 pub const BACKEND_SECRET_ENV: &str = "CHATCTL_BACKEND_SECRET";
 
 pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Result<Desired> {
-    crate::auth::check_deployable(&config.auth)?;
+    let identity = crate::auth::identity(&config.auth);
     let deployed_secret = observed
         .stage
         .as_ref()
         .and_then(|s| s.variables.get(BACKEND_SECRET_VARIABLE).cloned())
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.is_empty())
+        // With verified names the secret lives in the authorizer's environment, not the stage.
+        .or_else(|| observed.auth.deployed_secret());
     let (backend, secret, lambda) = match &config.backend {
         Backend::Http { url } => {
             let secret = std::env::var(BACKEND_SECRET_ENV)
@@ -277,13 +320,20 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
             )
         }
     };
+    let auth = auth::Desired::of(
+        config,
+        &secret,
+        options.code.as_ref(),
+        frontend_site(observed, config),
+    )?;
     Ok(Desired {
-        routes: chat_api::routes(),
+        routes: chat_api::routes_for(identity),
         backend_scheme: backend.scheme,
+        auth,
         stage: stage::Desired {
             name: config.stage.clone(),
             settings: config.api.clone(),
-            variables: chat_api::stage_variables(&backend, &secret),
+            variables: chat_api::stage_variables_for(identity, &backend, &secret),
             access_log_arn: observed.access_log_group.as_ref().map(|g| g.arn.clone()),
         },
         take_over_cloudwatch_role: options.take_over_cloudwatch_role,
@@ -345,6 +395,12 @@ pub fn conflicts<'a>(ctx: &Ctx, observed: &'a Observed, desired: &Desired) -> Ve
             observed.backend.role_name(ctx),
         ]);
     }
+    if desired.auth.is_some() {
+        wanted.extend([
+            names.authorizer_function.as_str(),
+            names.authorizer_log_group.as_str(),
+        ]);
+    }
     observed
         .all_foreign()
         .filter(|f| wanted.contains(&f.name.as_str()))
@@ -384,7 +440,12 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
             spec,
             binding.integration.filter(|_| !replaced),
         ));
-        steps.push(routes::plan(spec, binding, replaced));
+        steps.push(routes::plan(
+            spec,
+            binding,
+            replaced,
+            authorizer::ours(ctx, &observed.authorizers).map(|a| a.id.as_str()),
+        ));
         steps.extend(routes::plan_responses(spec, binding.route));
     }
     let (stray_routes, stray_integrations) = routes::strays(
@@ -411,6 +472,18 @@ pub fn plan(ctx: &Ctx, config: &Config, observed: &Observed, desired: &Desired) 
         observed.apis.primary(),
     )?);
     let retention = config.api.log_retention_days;
+    steps.extend(auth::plan(
+        ctx,
+        &observed.auth,
+        desired.auth.as_ref(),
+        &auth::Around {
+            account: observed.backend.account_id.as_deref(),
+            api: observed.apis.primary(),
+            authorizers: &observed.authorizers,
+            role_arn: observed.backend.role.as_ref().map(|r| r.arn.as_str()),
+            retention_days: retention,
+        },
+    )?);
     steps.push(access_log_group::plan(
         ctx,
         observed.access_log_group.as_ref(),
@@ -474,6 +547,9 @@ pub struct Outputs {
     /// The Amplify site, with `[frontend]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site_url: Option<String>,
+    /// The hosted sign-in page, with `[auth] provider = "cognito"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_url: Option<String>,
 }
 
 pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
@@ -481,7 +557,22 @@ pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
         websocket_url: api::websocket_url(api, &config.region, &config.stage),
         callback_url: api::callback_url(api, &config.region, &config.stage),
         site_url: None,
+        sign_in_url: None,
     }
+}
+
+/// The stack's URLs as deployed, if its API exists.
+pub fn current_outputs(ctx: &Ctx, config: &Config, observed: &Observed) -> Option<Outputs> {
+    let site_url = frontend_site(observed, config);
+    let sign_in_url =
+        auth::observed_cognito(ctx, &observed.auth, observed.backend.account_id.as_deref())
+            .filter(|_| matches!(config.auth, crate::config::Auth::Cognito { .. }))
+            .map(|cognito| auth::sign_in_url(ctx, &cognito, site_url.as_deref()));
+    observed.apis.primary().map(|api| Outputs {
+        site_url,
+        sign_in_url,
+        ..outputs(config, api)
+    })
 }
 
 /// The stack's API once the API chain has created or found it.
@@ -571,6 +662,10 @@ pub async fn apply(
     // that moment: an existing stage gets its new variables before the integrations that
     // read them change (a new stage has them from its creation).
     let (stage_ready, mut stage_done) = tokio::sync::watch::channel(false);
+    // `$connect` needs the authorizer's id; the authorizer function the backend's role.
+    let (authorizer_ready, authorizer_id) = tokio::sync::watch::channel(None::<String>);
+    let (role_ready, role_for_auth) = tokio::sync::watch::channel(None::<String>);
+    let api_for_auth = api_ready.subscribe();
     let wait_for_stage = observed.stage.is_some() && changes(plan, stage::KIND, &ctx.stage);
     let api_chain = async {
         let primary = observed.apis.primary();
@@ -601,7 +696,7 @@ pub async fn apply(
                     .await
                     .map_err(|_| anyhow::anyhow!("the stage was not updated"))?;
             }
-            apply_children(ctx, observed, desired, &api.id).await
+            apply_children(ctx, observed, desired, &api.id, authorizer_id).await
         };
         tokio::try_join!(duplicates, children)?;
         Ok::<_, anyhow::Error>(api)
@@ -616,6 +711,7 @@ pub async fn apply(
                     wanted,
                     &plan.steps,
                     api_for_backend,
+                    role_ready,
                 ))
                 .await?,
             )),
@@ -710,7 +806,30 @@ pub async fn apply(
         stage_ready.send_replace(true);
         Ok::<_, anyhow::Error>(())
     };
-    let (api, ()) = tokio::try_join!(api_chain, stage_chain)?;
+    let auth_chain = async {
+        let Some(wanted) = &desired.auth else {
+            return Ok::<_, anyhow::Error>(None);
+        };
+        let around = auth::Around {
+            account: observed.backend.account_id.as_deref(),
+            api: observed.apis.primary(),
+            authorizers: &observed.authorizers,
+            role_arn: None,
+            retention_days: config.api.log_retention_days,
+        };
+        Box::pin(auth::apply(
+            ctx,
+            &observed.auth,
+            wanted,
+            &around,
+            role_for_auth,
+            api_for_auth,
+            authorizer_ready,
+        ))
+        .await
+        .map(Some)
+    };
+    let (api, (), signed_in) = tokio::try_join!(api_chain, stage_chain, auth_chain)?;
     // The deployment's verdict: a change API Gateway could not deploy fails only there.
     let redeploy = plan
         .steps
@@ -736,6 +855,17 @@ pub async fn apply(
     if desired.backend.is_none() && !observed.backend.is_empty() {
         backend::destroy(ctx, &observed.backend).await?;
     }
+    // Sign-in of an earlier configuration goes once `$connect` no longer uses it.
+    let stale_authorizer = authorizer::ours(ctx, &observed.authorizers)
+        .filter(|_| observed.apis.primary().is_some_and(|p| p.id == api.id));
+    if desired.auth.is_none() && (!observed.auth.is_empty() || stale_authorizer.is_some()) {
+        auth::destroy(
+            ctx,
+            &observed.auth,
+            stale_authorizer.map(|a| (api.id.as_str(), a.id.as_str())),
+        )
+        .await?;
+    }
     let mut outputs = outputs(config, &api);
     // The frontend builds with the WebSocket URL, known now.
     let frontend_changes = plan.steps.iter().any(|s| {
@@ -757,6 +887,23 @@ pub async fn apply(
         outputs.site_url = frontend_site(observed, config);
         None
     };
+    if let Some(cognito) = signed_in.as_ref().and_then(|a| a.cognito.as_ref()) {
+        // A new site's URL becomes a callback of the app client once Amplify made it.
+        let planned = desired.auth.as_ref().and_then(|a| a.site_url.as_deref());
+        if let Some(site) = outputs.site_url.as_deref().filter(|s| Some(*s) != planned) {
+            step(
+                ctx,
+                format!(
+                    "~ update  {} {} (callback {site})",
+                    crate::resources::user_pool_client::KIND,
+                    ctx.names.user_pool_client
+                ),
+                auth::add_site_callback(ctx, cognito, planned, site),
+            )
+            .await?;
+        }
+        outputs.sign_in_url = Some(auth::sign_in_url(ctx, cognito, outputs.site_url.as_deref()));
+    }
     Ok(Applied { outputs, frontend })
 }
 
@@ -784,6 +931,7 @@ async fn apply_children(
     observed: &Observed,
     desired: &Desired,
     api_id: &str,
+    authorizer_id: tokio::sync::watch::Receiver<Option<String>>,
 ) -> Result<()> {
     let fresh_api = observed.apis.primary().is_none();
     let (route_list, integration_list): (&[routes::Observed], &[integrations::Observed]) =
@@ -794,11 +942,9 @@ async fn apply_children(
         };
     let scheme = desired.backend_scheme;
     let bindings = routes::bind(&desired.routes, scheme, route_list, integration_list);
-    let chains = desired
-        .routes
-        .iter()
-        .zip(&bindings)
-        .map(|(spec, binding)| async move {
+    let chains = desired.routes.iter().zip(&bindings).map(|(spec, binding)| {
+        let mut authorizer_id = authorizer_id.clone();
+        async move {
             let integration_step = integrations::plan(spec, scheme, binding.integration);
             let replaced = integration_step.action == Action::Replace;
             let existing = binding.integration.filter(|_| !replaced);
@@ -843,12 +989,29 @@ async fn apply_children(
                 Ok::<_, anyhow::Error>(())
             };
             let route = async {
-                let route_step = routes::plan(spec, binding, replaced);
+                // `$connect` with verified names waits for its authorizer.
+                let authorizer = if spec.authorizer.is_some() {
+                    authorizer_id
+                        .wait_for(Option::is_some)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("the authorizer was not created"))?
+                        .clone()
+                } else {
+                    None
+                };
+                let route_step = routes::plan(spec, binding, replaced, authorizer.as_deref());
                 let route_id = if route_step.is_change() || binding.route.is_none() {
                     step(
                         ctx,
                         route_step.label(),
-                        routes::apply(ctx, api_id, spec, binding.route, &integration_id),
+                        routes::apply(
+                            ctx,
+                            api_id,
+                            spec,
+                            binding.route,
+                            &integration_id,
+                            authorizer.as_deref(),
+                        ),
                     )
                     .await?
                 } else {
@@ -875,7 +1038,8 @@ async fn apply_children(
             };
             tokio::try_join!(responses, route)?;
             Ok::<_, anyhow::Error>(())
-        });
+        }
+    });
     futures::future::try_join_all(chains).await?;
     if fresh_api {
         return Ok(());

@@ -3,7 +3,7 @@
 
 use super::{
     Action, Config, Ctx, Observed, Plan, Result, Step, access_log_group, account, amplify, api,
-    backend, finish, log_groups, logs_role, step,
+    auth, backend, finish, log_groups, logs_role, step,
 };
 
 /// What `down` will delete, for confirmation and `--output json`.
@@ -30,6 +30,8 @@ pub fn teardown_plan(ctx: &Ctx, config: &Config, observed: &Observed) -> Plan {
         );
     }
     steps.extend(backend::teardown_steps(ctx, &observed.backend));
+    // The API Gateway authorizer goes with its API.
+    steps.extend(auth::teardown_steps(ctx, &observed.auth, &[]));
     steps.extend(amplify::teardown_plan(&observed.amplify));
     if observed.access_log_group.is_some() {
         steps.push(Step::new(
@@ -172,6 +174,7 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
         Ok::<_, anyhow::Error>(())
     };
     let backend = backend::destroy(ctx, &observed.backend);
+    let sign_in = auth::destroy(ctx, &observed.auth, None);
     let account_and_role = async {
         let release = release_decision(ctx, observed);
         match &release {
@@ -224,6 +227,13 @@ pub async fn destroy(ctx: &Ctx, config: &Config, observed: &Observed) -> Result<
         }
         Ok::<_, anyhow::Error>(())
     };
-    let (teardown, ..) = tokio::try_join!(frontend, apis, log_group, backend, account_and_role)?;
+    let (teardown, ..) = tokio::try_join!(
+        frontend,
+        apis,
+        log_group,
+        backend,
+        sign_in,
+        account_and_role
+    )?;
     Ok(teardown)
 }

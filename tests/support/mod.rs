@@ -158,6 +158,10 @@ impl Emulator {
         aws_sdk_dynamodb::Client::new(&self.sdk_config())
     }
 
+    pub fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
+        aws_sdk_cognitoidentityprovider::Client::new(&self.sdk_config())
+    }
+
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.sdk_config())
     }

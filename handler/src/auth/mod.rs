@@ -39,6 +39,10 @@ pub const CONTEXT_NAME: &str = "name";
 /// Context key of the backend secret (`$context.authorizer.backendSecret`).
 pub const CONTEXT_SECRET: &str = "backendSecret";
 
+/// Which function the one package runs as: `backend` (default) or [`ROLE_AUTHORIZER`].
+pub const ENV_ROLE: &str = "CHAT_ROLE";
+pub const ROLE_AUTHORIZER: &str = "authorizer";
+
 /// Environment of the authorizer function (see [`AuthorizerConfig::from_env`]).
 pub const ENV_PROVIDER: &str = "CHAT_AUTH_PROVIDER";
 pub const ENV_ISSUER: &str = "CHAT_AUTH_ISSUER";
