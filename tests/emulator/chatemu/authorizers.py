@@ -29,6 +29,7 @@ Sources, cited by short name:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -176,14 +177,9 @@ def _wrap_route_to_json(orig: Any) -> Any:
     return to_json
 
 
-_applied = False
-
-
+@functools.cache
 def apply() -> None:
-    global _applied
-    if _applied:
-        return
-    _applied = True
+    """Patches moto once (later calls do nothing)."""
     ApiGatewayV2Response.get_authorizers = _resp_get_authorizers  # type: ignore[attr-defined]
     v2m.Api.delete_authorizer = _api_delete_authorizer  # type: ignore[method-assign]
     v2m.Route.update = _wrap_route_update(v2m.Route.update)  # type: ignore[method-assign]

@@ -29,6 +29,7 @@ Sources, cited by short name:
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -266,14 +267,9 @@ def _resp_list_tags_for_resource(self: CognitoIdpResponse) -> ActionResult:
     return ActionResult({"Tags": dict(pool.extended_config.get("UserPoolTags") or {})})
 
 
-_applied = False
-
-
+@functools.cache
 def apply() -> None:
-    global _applied
-    if _applied:
-        return
-    _applied = True
+    """Patches moto once (later calls do nothing)."""
     cm.CognitoIdpBackend.create_user_pool = _create_user_pool  # type: ignore[method-assign]
     cm.CognitoIdpBackend.delete_user_pool = _delete_user_pool  # type: ignore[method-assign]
     cm.CognitoIdpBackend.create_user_pool_domain = _create_user_pool_domain  # type: ignore[method-assign]
