@@ -1145,8 +1145,10 @@ def main() -> int:
     parser.add_argument("-k", dest="pattern", help="run only tests whose name contains this")
     args = parser.parse_args()
     sys.path.insert(0, HERE)
-    # The strict API Gateway rules' tests live beside this file and register into TESTS.
+    # The strict API Gateway rules' tests and the sign-in tests live beside this file and
+    # register into TESTS.
     sys.modules.setdefault("selftest", sys.modules[__name__])
+    import selftest_auth  # noqa: F401
     import selftest_strict  # noqa: F401
     proc = None
     if args.port:

@@ -23,11 +23,13 @@ from urllib.parse import quote
 
 from werkzeug.wsgi import get_input_stream
 
+from . import authorizers, cognito, motopatch, strict
 from . import logs as logs_patch
-from . import motopatch, strict
 
 motopatch.apply()
 strict.apply()
+authorizers.apply()
+cognito.apply()
 logs_patch.apply()
 
 # moto must be imported after the patches (it builds URL tables lazily, but the
@@ -69,7 +71,12 @@ MOTO_APPS = {
     "sts": "sts",
     "logs": "logs",
     "dynamodb": "dynamodb",
+    "cognito-idp": "cognito-idp",
 }
+
+# Unsigned GETs moto's Cognito serves per user pool (the JWKS chatctl's authorizer verifies ID
+# tokens with, and the OpenID discovery document): logged as reads of cognito-idp.
+COGNITO_PUBLIC = re.compile(r"/[^/]+/\.well-known/(jwks\.json|openid-configuration)")
 
 
 def account_id() -> str:
@@ -145,9 +152,10 @@ class EmulatorApp:
     def warm(self) -> None:
         """Build moto's apps and load the service models before the first request,
         so no test pays for it."""
-        for service in ("apigatewayv2", "apigateway", "lambda", "iam", "sts", "dynamodb", "logs", "amplify"):
+        for service in ("apigatewayv2", "apigateway", "lambda", "iam", "sts", "dynamodb", "logs", "amplify",
+                        "cognito-idp"):
             RESOLVER.model(service)
-        for backend in ("apigateway", "lambda", "iam", "sts", "dynamodb", "logs"):
+        for backend in ("apigateway", "lambda", "iam", "sts", "dynamodb", "logs", "cognito-idp"):
             with self.moto.lock:
                 if backend not in self.moto.app_instances:
                     self.moto.app_instances[backend] = create_backend_app(backend)
@@ -286,8 +294,12 @@ class EmulatorApp:
         service = SIGNING_TO_SERVICE.get(signing, signing)
         if service == "apigateway" and raw_path.startswith("/v2/"):
             service = "apigatewayv2"
-        operation = RESOLVER.resolve(service, method, raw_path, query, headers, body)
-        entry = CONTROL.record(service, operation, is_write(operation))
+        public = COGNITO_PUBLIC.fullmatch(raw_path) if scope is None and method == "GET" else None
+        if public:
+            service, operation = "cognito-idp", "GET /{userPoolId}/.well-known/" + public.group(1)
+        else:
+            operation = RESOLVER.resolve(service, method, raw_path, query, headers, body)
+        entry = CONTROL.record(service, operation, False if public else is_write(operation))
         delay = CONTROL.latency()
         if delay:
             time.sleep(delay)
@@ -315,6 +327,9 @@ class EmulatorApp:
         if STRICT.serves(service, operation):
             return STRICT.serve(operation, region, method, raw_path, query, body)
         refused = STRICT.before(service, operation, region, method, raw_path, query, body)
+        if refused is None and service == "apigatewayv2":
+            # Lambda authorizers on WebSocket APIs (authorizers.py).
+            refused = authorizers.before(operation, region, method, raw_path, query, body)
         if refused is not None:
             return refused
         auto_deploy = STRICT.auto_deploy_flags(service, region, method, raw_path, query)
