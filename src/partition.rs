@@ -76,6 +76,13 @@ impl Partition {
         }
     }
 
+    /// Whether the partition offers Cognito user pools: the SDKs' endpoint table (botocore's
+    /// `endpoints.json`, service `cognito-idp`) lists regions of aws and aws-us-gov, none of
+    /// aws-cn.
+    pub fn has_user_pools(self) -> bool {
+        !matches!(self, Self::AwsCn)
+    }
+
     /// `arn:{partition}:{service}:{region}:{account}:{resource}`; region and account are
     /// empty for global resources (`arn:aws:iam::aws:policy/…` has account `aws`).
     pub fn arn(self, service: &str, region: &str, account: &str, resource: &str) -> String {

@@ -33,7 +33,12 @@ name_claim = "nickname""#;
 async fn pools(emulator: &Emulator) -> Vec<aws_sdk_cognitoidentityprovider::types::UserPoolType> {
     let cognito = emulator.cognito();
     let mut found = Vec::new();
-    let list = cognito.list_user_pools().max_results(60).send().await.unwrap();
+    let list = cognito
+        .list_user_pools()
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
     for pool in list.user_pools() {
         let described = cognito
             .describe_user_pool()
@@ -51,7 +56,13 @@ async fn pools(emulator: &Emulator) -> Vec<aws_sdk_cognitoidentityprovider::type
 }
 
 async fn function_env(emulator: &Emulator, name: &str) -> Option<HashMap<String, String>> {
-    let out = emulator.lambda().get_function().function_name(name).send().await.ok()?;
+    let out = emulator
+        .lambda()
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .ok()?;
     Some(
         out.configuration()
             .unwrap()
@@ -65,7 +76,10 @@ async fn function_env(emulator: &Emulator, name: &str) -> Option<HashMap<String,
 
 /// The `$connect` route's (authorization type, authorizer id) and the request parameters of
 /// its integration.
-async fn connect_route(emulator: &Emulator, api: &str) -> (String, Option<String>, HashMap<String, String>) {
+async fn connect_route(
+    emulator: &Emulator,
+    api: &str,
+) -> (String, Option<String>, HashMap<String, String>) {
     let v2 = emulator.apigatewayv2();
     let routes = v2.get_routes().api_id(api).send().await.unwrap();
     let connect = routes
@@ -73,7 +87,10 @@ async fn connect_route(emulator: &Emulator, api: &str) -> (String, Option<String
         .iter()
         .find(|r| r.route_key() == Some("$connect"))
         .unwrap();
-    let integration_id = connect.target().unwrap().trim_start_matches("integrations/");
+    let integration_id = connect
+        .target()
+        .unwrap()
+        .trim_start_matches("integrations/");
     let integration = v2
         .get_integration()
         .api_id(api)
@@ -86,7 +103,10 @@ async fn connect_route(emulator: &Emulator, api: &str) -> (String, Option<String
             .authorization_type()
             .map_or_else(|| "NONE".to_owned(), |t| t.as_str().to_owned()),
         connect.authorizer_id().map(str::to_owned),
-        integration.request_parameters().cloned().unwrap_or_default(),
+        integration
+            .request_parameters()
+            .cloned()
+            .unwrap_or_default(),
     )
 }
 
@@ -165,7 +185,10 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
         .user_pool_client
         .unwrap();
     assert_eq!(client.client_name(), Some("chat-dev-web"));
-    assert!(client.client_secret().is_none(), "a browser client has no secret");
+    assert!(
+        client.client_secret().is_none(),
+        "a browser client has no secret"
+    );
     assert_eq!(client.callback_urls(), ["http://localhost:8080/"]);
     assert_eq!(
         client
@@ -180,7 +203,9 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
 
     // The authorizer function: the handler package as the authorizer, checking this pool's
     // tokens for this client, with the backend secret for the integrations.
-    let env = function_env(&emulator, "chat-dev-authorizer").await.unwrap();
+    let env = function_env(&emulator, "chat-dev-authorizer")
+        .await
+        .unwrap();
     assert_eq!(env["CHAT_ROLE"], "authorizer");
     assert_eq!(env["CHAT_AUTH_PROVIDER"], "cognito");
     assert_eq!(
@@ -215,7 +240,10 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
     let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let statement = &policy["Statement"][0];
     assert_eq!(statement["Sid"], "chatctl-invoke-authorizer");
-    assert_eq!(statement["Principal"]["Service"], "apigateway.amazonaws.com");
+    assert_eq!(
+        statement["Principal"]["Service"],
+        "apigateway.amazonaws.com"
+    );
     assert_eq!(
         statement["Condition"]["ArnLike"]["AWS:SourceArn"],
         format!("arn:aws:execute-api:{REGION}:123456789012:{api}/authorizers/*")
@@ -232,7 +260,10 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
     assert_eq!(authorizers.items().len(), 1);
     let authorizer = &authorizers.items()[0];
     assert_eq!(authorizer.authorizer_type().unwrap().as_str(), "REQUEST");
-    assert_eq!(authorizer.identity_source(), ["route.request.querystring.token"]);
+    assert_eq!(
+        authorizer.identity_source(),
+        ["route.request.querystring.token"]
+    );
     assert_eq!(
         authorizer.authorizer_uri(),
         Some(
@@ -279,9 +310,61 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
         "{}",
         status.stdout
     );
-    assert!(status.stdout.contains("present  cognito user pool chat-dev"), "{}", status.stdout);
-    assert!(status.stdout.contains("present  apigateway authorizer token"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("present  cognito user pool chat-dev"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("present  apigateway authorizer token"),
+        "{}",
+        status.stdout
+    );
     assert!(!status.stdout.contains("names prove nothing"));
+
+    // Drift: $connect loses its authorizer → status says so (exit 2), up puts it back.
+    let connect = emulator
+        .apigatewayv2()
+        .get_routes()
+        .api_id(&api)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .find(|r| r.route_key() == Some("$connect"))
+        .unwrap()
+        .route_id()
+        .unwrap()
+        .to_owned();
+    emulator
+        .apigatewayv2()
+        .update_route()
+        .api_id(&api)
+        .route_id(&connect)
+        .authorization_type(aws_sdk_apigatewayv2::types::AuthorizationType::None)
+        .send()
+        .await
+        .unwrap();
+    let drifted = project.run(&["status"]).await;
+    drifted.assert_code(2);
+    assert!(
+        drifted.stdout.contains("drifted  route $connect"),
+        "{}",
+        drifted.stdout
+    );
+    assert!(
+        drifted.stdout.contains("authorization: NONE → CUSTOM"),
+        "{}",
+        drifted.stdout
+    );
+    project.run(&["up"]).await.assert_code(0);
+    let (kind, _, _) = connect_route(&emulator, &api).await;
+    assert_eq!(kind, "CUSTOM");
 
     // A second up writes nothing.
     emulator.clear_calls().await;
@@ -303,7 +386,11 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
         "{pool_step}"
     );
     assert!(crate::pools(&emulator).await.is_empty());
-    assert!(function_env(&emulator, "chat-dev-authorizer").await.is_none());
+    assert!(
+        function_env(&emulator, "chat-dev-authorizer")
+            .await
+            .is_none()
+    );
     let groups = emulator
         .logs()
         .describe_log_groups()
@@ -335,7 +422,9 @@ async fn an_oidc_provider_gets_the_authorizer_and_no_pool() {
     project.run(&["up"]).await.assert_code(0);
     let api = emulator.the_api_id("chat-dev").await;
     assert!(pools(&emulator).await.is_empty());
-    let env = function_env(&emulator, "chat-dev-authorizer").await.unwrap();
+    let env = function_env(&emulator, "chat-dev-authorizer")
+        .await
+        .unwrap();
     assert_eq!(env["CHAT_AUTH_PROVIDER"], "oidc");
     assert_eq!(env["CHAT_AUTH_ISSUER"], "https://id.example.com/");
     assert_eq!(env["CHAT_AUTH_AUDIENCE"], "chat-web");
@@ -352,7 +441,11 @@ async fn an_oidc_provider_gets_the_authorizer_and_no_pool() {
     assert_eq!(emulator.writes().await, Vec::<String>::new());
 
     project.run(&["down", "--yes"]).await.assert_code(0);
-    assert!(function_env(&emulator, "chat-dev-authorizer").await.is_none());
+    assert!(
+        function_env(&emulator, "chat-dev-authorizer")
+            .await
+            .is_none()
+    );
     assert!(emulator.stack_apis("chat-dev").await.is_empty());
 }
 
@@ -378,7 +471,11 @@ async fn switching_to_unverified_names_removes_sign_in_after_consent() {
 
     project.run(&["up", "--yes"]).await.assert_code(0);
     assert!(pools(&emulator).await.is_empty());
-    assert!(function_env(&emulator, "chat-dev-authorizer").await.is_none());
+    assert!(
+        function_env(&emulator, "chat-dev-authorizer")
+            .await
+            .is_none()
+    );
     let authorizers = emulator
         .apigatewayv2()
         .get_authorizers()
@@ -402,5 +499,145 @@ async fn switching_to_unverified_names_removes_sign_in_after_consent() {
     let status = project.run(&["status"]).await;
     status.assert_code(0);
     assert!(status.stderr.contains("names") || status.stdout.contains("a chat name is a label"));
+    project.run(&["down", "--yes"]).await.assert_code(0);
+}
+
+#[tokio::test]
+async fn cognito_is_refused_where_user_pools_are_not_offered() {
+    let emulator = Emulator::start().await;
+    let mut project = Project::new(
+        &emulator,
+        &config(COGNITO).replace("eu-west-1", "cn-north-1"),
+    );
+    project.remove_env("CHATCTL_BACKEND_SECRET");
+    emulator.clear_calls().await;
+    let refused = project.run(&["up"]).await;
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("[auth] provider = \"cognito\" is not available in cn-north-1")
+            && refused.stderr.contains("provider = \"oidc\""),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+}
+
+/// The deployed authorizer, configured exactly as `up` configured the function (its
+/// environment), accepts an ID token the pool issued for the app client and hands the
+/// integrations the user's name and the backend secret; a token of another pool is refused.
+#[tokio::test]
+async fn the_deployed_authorizer_accepts_the_pool_s_id_tokens() {
+    let emulator = Emulator::start().await;
+    let mut project = Project::new(&emulator, &config(COGNITO));
+    project.remove_env("CHATCTL_BACKEND_SECRET");
+    project.run(&["up"]).await.assert_code(0);
+    let pool_id = pools(&emulator).await[0].id().unwrap().to_owned();
+    let env = function_env(&emulator, "chat-dev-authorizer")
+        .await
+        .unwrap();
+    let client_id = env["CHAT_AUTH_AUDIENCE"].clone();
+    let cognito = emulator.cognito();
+
+    // A user of the pool signs in (the admin flow stands in for the hosted page here).
+    let id_token = |pool: String, client: String, user: &'static str| {
+        let cognito = cognito.clone();
+        async move {
+            cognito
+                .admin_create_user()
+                .user_pool_id(&pool)
+                .username(user)
+                .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+                .send()
+                .await
+                .unwrap();
+            cognito
+                .admin_set_user_password()
+                .user_pool_id(&pool)
+                .username(user)
+                .password("Correct-Horse-42!")
+                .permanent(true)
+                .send()
+                .await
+                .unwrap();
+            cognito
+                .admin_initiate_auth()
+                .user_pool_id(&pool)
+                .client_id(&client)
+                .auth_flow(
+                    aws_sdk_cognitoidentityprovider::types::AuthFlowType::AdminUserPasswordAuth,
+                )
+                .auth_parameters("USERNAME", user)
+                .auth_parameters("PASSWORD", "Correct-Horse-42!")
+                .send()
+                .await
+                .unwrap()
+                .authentication_result
+                .unwrap()
+                .id_token
+                .unwrap()
+        }
+    };
+    let alice = id_token(pool_id.clone(), client_id.clone(), "alice").await;
+
+    // The function's environment, with the keys fetched from the emulator instead of
+    // cognito-idp.{region}.amazonaws.com (the only difference from AWS).
+    let jwks = format!("{}/{pool_id}/.well-known/jwks.json", emulator.url);
+    let lookup = |name: &str| {
+        if name == chat_handler::auth::ENV_JWKS_URL {
+            return Some(jwks.clone());
+        }
+        env.get(name).cloned()
+    };
+    let config = chat_handler::auth::AuthorizerConfig::from_env(&lookup).unwrap();
+    let authorizer = chat_handler::auth::Authorizer::new(config).unwrap();
+    let event = |token: &str| {
+        serde_json::json!({
+            "type": "REQUEST",
+            "methodArn": "arn:aws:execute-api:eu-west-1:123456789012:api/dev/$connect",
+            "queryStringParameters": {"token": token, "name": "mallory"},
+            "requestContext": {"connectionId": "c1", "routeKey": "$connect"},
+        })
+    };
+    let allowed = chat_handler::auth::lambda::invoke(&authorizer, event(&alice))
+        .await
+        .unwrap();
+    assert_eq!(allowed["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    assert_eq!(allowed["context"]["name"], "alice");
+    assert_eq!(
+        allowed["context"]["backendSecret"],
+        env["CHAT_SECRET"].as_str()
+    );
+
+    // Another pool's token (same emulator key, other issuer and client) is refused.
+    let other = cognito
+        .create_user_pool()
+        .pool_name("elsewhere")
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap()
+        .id
+        .unwrap();
+    let other_client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&other)
+        .client_name("elsewhere")
+        .explicit_auth_flows(aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+        .client_id
+        .unwrap();
+    let foreign = id_token(other, other_client, "alice").await;
+    let refused = chat_handler::auth::lambda::invoke(&authorizer, event(&foreign))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error_message, "Unauthorized");
     project.run(&["down", "--yes"]).await.assert_code(0);
 }

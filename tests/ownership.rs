@@ -856,3 +856,118 @@ async fn a_replaced_table_is_confirmed_on_a_terminal_and_counted_as_delete_and_c
     );
     project.run(&["status"]).await.assert_code(0);
 }
+
+/// The default stack with sign-in: the Lambda backend and a Cognito user pool.
+fn cognito_project(emulator: &Emulator, binary: &[u8]) -> Project {
+    let mut project = Project::new(
+        emulator,
+        &format!("{LAMBDA_TOML}\n[auth]\nprovider = \"cognito\"\n"),
+    );
+    project.remove_env("CHATCTL_BACKEND_SECRET");
+    write_zip(&project, binary);
+    project
+}
+
+#[tokio::test]
+async fn a_foreign_authorizer_function_is_left_alone() {
+    let binary = handler_binary();
+    let emulator = Emulator::start().await;
+    let role = foreign_role(&emulator, "someones-authorizer-role", TRUST_LAMBDA).await;
+    let zip = chatctl::package::zip_bootstrap(b"someone else's authorizer").unwrap();
+    let function = emulator
+        .lambda()
+        .create_function()
+        .function_name("chat-dev-authorizer")
+        .runtime(aws_sdk_lambda::types::Runtime::from("provided.al2023"))
+        .handler("bootstrap")
+        .role(&role)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = function.function_arn().unwrap().to_owned();
+    let sha = function.code_sha256().unwrap().to_owned();
+    let project = cognito_project(&emulator, &binary);
+    refused_and_left(
+        &emulator,
+        &project,
+        "lambda function chat-dev-authorizer",
+        &arn,
+    )
+    .await;
+    assert_eq!(
+        emulator
+            .deployed_code_sha("chat-dev-authorizer")
+            .await
+            .as_deref(),
+        Some(sha.as_str())
+    );
+}
+
+#[tokio::test]
+async fn someone_elses_user_pool_of_the_stack_s_name_is_never_touched() {
+    let binary = handler_binary();
+    let emulator = Emulator::start().await;
+    let cognito = emulator.cognito();
+    let theirs = cognito
+        .create_user_pool()
+        .pool_name("chat-dev")
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    let their_id = theirs.id().unwrap().to_owned();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&their_id)
+        .username("their-user")
+        .send()
+        .await
+        .unwrap();
+    let project = cognito_project(&emulator, &binary);
+    project.run(&["up"]).await.assert_code(0);
+    // The stack made a pool of its own, with the same name and its tags.
+    let pools = cognito
+        .list_user_pools()
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
+    let named: Vec<&str> = pools
+        .user_pools()
+        .iter()
+        .filter(|p| p.name() == Some("chat-dev"))
+        .map(|p| p.id().unwrap())
+        .collect();
+    assert_eq!(named.len(), 2, "{named:?}");
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    // Theirs is still there, with its user, and without a domain of chatctl's.
+    let left = cognito
+        .describe_user_pool()
+        .user_pool_id(&their_id)
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .unwrap();
+    assert!(left.domain().is_none());
+    let users = cognito
+        .list_users()
+        .user_pool_id(&their_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.users().len(), 1);
+    let pools = cognito
+        .list_user_pools()
+        .max_results(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pools.user_pools().len(), 1);
+}

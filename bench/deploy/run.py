@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of chatctl's control plane against the cloud emulator.
 
-For the default stack (Lambda backend) and for one with the HTTP backend, injects a fixed
+For the default stack (what `chatctl init` writes: the Lambda backend with names verified by
+a Cognito user pool), for the Lambda backend without sign-in and for the HTTP backend, injects a fixed
 latency into every emulator call (default 50 ms), then times fresh `up`, no-op `up`, `status`,
 `plan` and `down`, counts the calls each makes (reads / writes, from the emulator's call log)
 and the longest chain of calls it made one after the other (from the calls' arrival and answer
@@ -9,7 +10,7 @@ times), and compares both with the critical-path bound: the longest chain of dep
 the resource graph allows (BOUNDS below, derived by hand from src/stack), times the latency.
 Also times `chatctl --version`.
 
-    bench/deploy/run.py [--latency-ms 50] [--runs 3] [--bin target/release/chatctl] [--stack lambda|http]
+    bench/deploy/run.py [--latency-ms 50] [--runs 3] [--bin target/release/chatctl] [--stack cognito|lambda|http]
 
 Prints a table per stack and which targets are met; it is a measurement, not a test.
 """
@@ -32,6 +33,12 @@ stage = "dev"
 region = "eu-west-1"
 """
 
+# What `chatctl init` writes: names verified by a Cognito user pool.
+COGNITO_AUTH = """
+[auth]
+provider = "cognito"
+"""
+
 HTTP_BACKEND = """
 [backend]
 kind = "http"
@@ -45,6 +52,9 @@ url = "https://chat-backend.example.com"
 #   Everything else is one level: GetAccount, GetRole + ListAttachedRolePolicies (logs role),
 #   DescribeLogGroups, and for Lambda DescribeTable, GetCallerIdentity, GetRole + GetRolePolicy
 #   (backend role), GetFunction + GetFunctionUrlConfig + GetPolicy (all by name).
+#   With sign-in (cognito): ListUserPools → DescribeUserPool ∥ ListUserPoolClients →
+#   DescribeUserPoolClient: 3 as well (∥ GetFunction + GetPolicy of the authorizer, its log
+#   group, GetAuthorizers with the API's children).
 # A stack that doesn't exist reads in one level (GetApis finds nothing).
 # Lock (a writing command only): CreateLogGroup (exclusive: taking it is the lock) →
 #   DescribeLogGroups (its creation time names the lease stream) → CreateLogStream (the
@@ -57,6 +67,10 @@ url = "https://chat-backend.example.com"
 #   Lambda: CreateRole(backend) → CreateFunction (needs the role and the API's callback URL)
 #           → GetFunction (the Active waiter) → CreateFunctionUrlConfig ∥ AddPermission ×2
 #           → CreateStage (needs the function URL): 5
+#   Cognito: (CreateRole(backend) ∥ CreateUserPool → CreateUserPoolClient) → CreateFunction
+#           (the authorizer: needs the role, the pool and the client) → GetFunction (waiter)
+#           → CreateAuthorizer (needs the API and the function) → CreateRoute $connect
+#           (needs the authorizer): 6
 #   then the verdict (1) and unlock (1).
 # Down: observe (3), lock (4), observe again (3), then
 #   HTTP:   UpdateAccount (restore/clear) → DetachRolePolicy → DeleteRole: 3
@@ -73,6 +87,15 @@ BOUNDS = {
     },
     "lambda": {
         "up (fresh)": 1 + 4 + 1 + 5 + 1 + 1,
+        "up (no-op)": 3,
+        "status": 3,
+        "plan": 3,
+        "down": 3 + 4 + 3 + 3 + 1,
+    },
+    # The default of `chatctl init`: the Lambda backend with names verified by Cognito. Down
+    # adds DeleteUserPoolDomain → DeleteUserPool (2) beside the 3 above.
+    "cognito": {
+        "up (fresh)": 1 + 4 + 1 + 6 + 1 + 1,
         "up (no-op)": 3,
         "status": 3,
         "plan": 3,
@@ -135,7 +158,7 @@ def longest_chain(calls):
 def bench_stack(binary, url, kind, runs, latency_ms):
     project = tempfile.mkdtemp(prefix=f"chatctl-bench-{kind}-")
     with open(os.path.join(project, "chatctl.toml"), "w") as f:
-        f.write(APP + (HTTP_BACKEND if kind == "http" else ""))
+        f.write(APP + {"http": HTTP_BACKEND, "cognito": COGNITO_AUTH}.get(kind, ""))
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": project,
@@ -184,7 +207,9 @@ def bench_stack(binary, url, kind, runs, latency_ms):
 def report(kind, results, resources, latency_ms, runs):
     latency = latency_ms / 1000
     bounds = BOUNDS[kind]
-    print(f"{kind} backend{' (default)' if kind == 'lambda' else ''}: {latency_ms} ms per emulator call, "
+    label = {"cognito": "lambda backend + cognito sign-in (default)", "lambda": "lambda backend, no sign-in",
+             "http": "http backend, no sign-in"}[kind]
+    print(f"{label}: {latency_ms} ms per emulator call, "
           f"median of {runs} runs; the deployed stack has {resources} resources")
     print()
     print(f"| {'command':<11} | {'wall (s)':>8} | {'at 0 ms':>7} | {'reads':>5} | {'writes':>6} | "
@@ -216,11 +241,11 @@ def main():
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bin", default=os.path.join(ROOT, "target/release/chatctl"))
-    parser.add_argument("--stack", choices=["lambda", "http"], action="append",
+    parser.add_argument("--stack", choices=["cognito", "lambda", "http"], action="append",
                         help="only this stack (repeatable; default both)")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
-    stacks = args.stack or ["lambda", "http"]
+    stacks = args.stack or ["cognito", "lambda", "http"]
 
     if not os.path.exists(args.bin):
         print("building chatctl (release)…", file=sys.stderr)

@@ -86,10 +86,11 @@ pub fn issuer(pool_id: &str, region: &str, dns_suffix: &str) -> String {
     format!("https://cognito-idp.{region}.{dns_suffix}/{pool_id}")
 }
 
-pub async fn observe(ctx: &Ctx) -> Result<Inventory> {
+/// The ids of the pools named after the stack (anyone's: names are not unique).
+pub async fn named(ctx: &Ctx) -> Result<Vec<String>> {
     let client = &ctx.aws.cognito;
     let name = &ctx.names.user_pool;
-    let named = collect_pages(|token| async move {
+    collect_pages(|token| async move {
         let page = client
             .list_user_pools()
             .max_results(60)
@@ -105,8 +106,13 @@ pub async fn observe(ctx: &Ctx) -> Result<Inventory> {
             .collect();
         Ok((ids, page.next_token().map(str::to_owned)))
     })
-    .await?;
-    let described = futures::future::try_join_all(named.iter().map(|id| async move {
+    .await
+}
+
+/// Which of the pools `ids` are the stack's (by their tags).
+pub async fn describe(ctx: &Ctx, ids: &[String]) -> Result<Inventory> {
+    let client = &ctx.aws.cognito;
+    let described = futures::future::try_join_all(ids.iter().map(|id| async move {
         let out = absent_if(
             client.describe_user_pool().user_pool_id(id).send().await,
             aws_sdk_cognitoidentityprovider::operation::describe_user_pool::DescribeUserPoolError::is_resource_not_found_exception,

@@ -67,12 +67,24 @@ impl Observed {
 /// without sign-in pays one read for it.
 pub async fn observe(ctx: &Ctx, expected: bool) -> Result<Observed> {
     let names = &ctx.names;
+    // Which pool of the name is the stack's takes DescribeUserPool (its tags); the client of
+    // each is read at the same time, so the chain stays ListUserPools → DescribeUserPool ∥
+    // ListUserPoolClients → DescribeUserPoolClient (there is normally one pool of the name).
+    let user_pools = ctx.partition()?.has_user_pools();
     let pools_and_client = async {
-        let pools = user_pool::observe(ctx).await?;
-        let client = match pools.primary() {
-            Some(pool) => user_pool_client::observe(ctx, &pool.id).await?,
-            None => None,
-        };
+        // Where Cognito has no user pools there is nothing to find (and no endpoint to ask).
+        if !user_pools {
+            return Ok::<_, anyhow::Error>((user_pool::Inventory::default(), None));
+        }
+        let ids = user_pool::named(ctx).await?;
+        let (pools, mut clients) = tokio::try_join!(
+            user_pool::describe(ctx, &ids),
+            futures::future::try_join_all(ids.iter().map(|id| user_pool_client::observe(ctx, id))),
+        )?;
+        let client = pools
+            .primary()
+            .and_then(|pool| ids.iter().position(|id| *id == pool.id))
+            .and_then(|index| clients.get_mut(index).and_then(Option::take));
         Ok::<_, anyhow::Error>((pools, client))
     };
     let rest = async {
@@ -137,6 +149,14 @@ impl Desired {
                 config.auth.provider()
             );
         };
+        let partition = config.partition()?;
+        if matches!(config.auth, Auth::Cognito { .. }) && !partition.has_user_pools() {
+            bail!(
+                "[auth] provider = \"cognito\" is not available in {}: Cognito user pools are not offered in the {} partition; use provider = \"oidc\" with an OpenID provider of yours, or a region that has them",
+                config.region,
+                partition.id()
+            );
+        }
         Ok(Some(Self {
             auth: config.auth.clone(),
             architecture: settings.architecture,
