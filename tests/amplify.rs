@@ -197,7 +197,7 @@ fn frontend(framework: Framework) -> Frontend {
 /// observe → desired → apply, as `up` does once the stage's URL is known.
 async fn up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend, url: &str) -> amplify::Applied {
     let observed = amplify::observe(ctx, Some(frontend)).await.unwrap();
-    let desired = amplify::desired(&ctx.names, frontend, Some(url));
+    let desired = amplify::desired(&ctx.names, frontend, Some(url), None);
     amplify::apply(ctx, access, &observed, Some(&desired))
         .await
         .unwrap()
@@ -206,7 +206,7 @@ async fn up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend, url: &str) ->
 /// An `up` that must fail: its error, with the causes.
 async fn failed_up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend) -> String {
     let observed = amplify::observe(ctx, Some(frontend)).await.unwrap();
-    let desired = amplify::desired(&ctx.names, frontend, Some(WSS));
+    let desired = amplify::desired(&ctx.names, frontend, Some(WSS), None);
     let err = amplify::apply(ctx, access, &observed, Some(&desired))
         .await
         .unwrap_err();
@@ -289,7 +289,10 @@ async fn up_creates_the_app_branch_and_build_and_a_second_up_writes_nothing() {
 
     // The plan before anything exists (the API's URL not known yet).
     let observed = observe(&ctx).await;
-    let steps = amplify::plan(&observed, Some(&amplify::desired(&ctx.names, &site, None)));
+    let steps = amplify::plan(
+        &observed,
+        Some(&amplify::desired(&ctx.names, &site, None, None)),
+    );
     let actions: Vec<(&str, Action)> = steps.iter().map(|s| (s.kind, s.action)).collect();
     assert_eq!(
         actions,
@@ -404,7 +407,7 @@ async fn up_creates_the_app_branch_and_build_and_a_second_up_writes_nothing() {
 
     // Converged: nothing to plan, nothing written, no token needed.
     let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS), None);
     let steps = amplify::plan(&observed, Some(&desired));
     assert!(steps.iter().all(|s| !s.is_change()), "{steps:#?}");
     assert!(!amplify::needs_token(&observed, Some(&desired)));
@@ -839,7 +842,7 @@ async fn a_new_websocket_url_updates_the_app_and_rebuilds() {
 
     let new_url = "wss://zzz999yyyy.execute-api.eu-west-1.amazonaws.com/dev";
     let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(new_url));
+    let desired = amplify::desired(&ctx.names, &site, Some(new_url), None);
     let steps = amplify::plan(&observed, Some(&desired));
     assert_eq!(steps[0].action, Action::Update);
     assert_eq!(steps[0].changes.len(), 1);
@@ -884,7 +887,7 @@ async fn a_partial_up_is_finished_by_the_next_one_without_a_token() {
     let text = failed_up(&ctx, &gh.access(Some(TOKEN)), &site).await;
     assert!(text.contains("creating branch main"), "{text}");
     emulator.clear_faults().await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS), None);
 
     // Amplify set the repository up with the app, and chatctl recorded it right then.
     let observed = observe(&ctx).await;
@@ -1011,7 +1014,7 @@ async fn up_without_a_token_fails_clearly_before_any_write() {
     let ctx = ctx(&emulator, "chat-dev");
     let site = frontend(Framework::Static);
     let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS), None);
     assert!(amplify::needs_token(&observed, Some(&desired)));
     emulator.clear_calls().await;
     let text = failed_up(&ctx, &gh.access(None), &site).await;
