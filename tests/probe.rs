@@ -2,6 +2,7 @@
 
 // Each test holds servers and several WebSocket clients in one future, on purpose.
 #![allow(clippy::large_futures)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "dev_common/mod.rs"]
 mod common;
