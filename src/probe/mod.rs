@@ -316,7 +316,7 @@ async fn connect(url: &str, name: &str, query: &str) -> Result<Socket> {
         // The query may hold an ID token: an error that quotes the URL must not show it.
         Err(err) => bail!(
             "cannot connect to {url} as {name}: {}",
-            scrub(&error_chain(&err), query)
+            scrub(&format!("{:#}", anyhow::Error::new(err)), query)
         ),
     }
 }
@@ -350,17 +350,6 @@ async fn next_json(socket: &mut Socket, who: &str) -> Result<Value> {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(err) = source {
-        text.push_str(": ");
-        text.push_str(&err.to_string());
-        source = err.source();
-    }
-    text
-}
-
 /// `text` without the value of `query` (`token=…`) anywhere in it.
 fn scrub(text: &str, query: &str) -> String {
     match query.split_once('=') {
@@ -382,4 +371,22 @@ fn random_token(len: usize) -> String {
 
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_errors_never_quote_the_token() {
+        let query = "token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
+        let text =
+            "Unable to connect to wss://x/dev?token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
+        assert_eq!(
+            scrub(text, query),
+            "Unable to connect to wss://x/dev?token=***"
+        );
+        // A name is no secret, and too short a value is left as it is.
+        assert_eq!(scrub("as alice", "name=alice"), "as alice");
+    }
 }
