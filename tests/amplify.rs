@@ -197,7 +197,7 @@ fn frontend(framework: Framework) -> Frontend {
 /// observe → desired → apply, as `up` does once the stage's URL is known.
 async fn up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend, url: &str) -> amplify::Applied {
     let observed = amplify::observe(ctx, Some(frontend)).await.unwrap();
-    let desired = amplify::desired(&ctx.names, frontend, Some(url));
+    let desired = amplify::desired(&ctx.names, frontend, Some(url), None);
     amplify::apply(ctx, access, &observed, Some(&desired))
         .await
         .unwrap()
@@ -206,7 +206,7 @@ async fn up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend, url: &str) ->
 /// An `up` that must fail: its error, with the causes.
 async fn failed_up(ctx: &Ctx, access: &GitHubAccess, frontend: &Frontend) -> String {
     let observed = amplify::observe(ctx, Some(frontend)).await.unwrap();
-    let desired = amplify::desired(&ctx.names, frontend, Some(WSS));
+    let desired = amplify::desired(&ctx.names, frontend, Some(WSS), None);
     let err = amplify::apply(ctx, access, &observed, Some(&desired))
         .await
         .unwrap_err();
@@ -289,7 +289,10 @@ async fn up_creates_the_app_branch_and_build_and_a_second_up_writes_nothing() {
 
     // The plan before anything exists (the API's URL not known yet).
     let observed = observe(&ctx).await;
-    let steps = amplify::plan(&observed, Some(&amplify::desired(&ctx.names, &site, None)));
+    let steps = amplify::plan(
+        &observed,
+        Some(&amplify::desired(&ctx.names, &site, None, None)),
+    );
     let actions: Vec<(&str, Action)> = steps.iter().map(|s| (s.kind, s.action)).collect();
     assert_eq!(
         actions,
@@ -404,7 +407,7 @@ async fn up_creates_the_app_branch_and_build_and_a_second_up_writes_nothing() {
 
     // Converged: nothing to plan, nothing written, no token needed.
     let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS), None);
     let steps = amplify::plan(&observed, Some(&desired));
     assert!(steps.iter().all(|s| !s.is_change()), "{steps:#?}");
     assert!(!amplify::needs_token(&observed, Some(&desired)));
@@ -839,7 +842,7 @@ async fn a_new_websocket_url_updates_the_app_and_rebuilds() {
 
     let new_url = "wss://zzz999yyyy.execute-api.eu-west-1.amazonaws.com/dev";
     let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(new_url));
+    let desired = amplify::desired(&ctx.names, &site, Some(new_url), None);
     let steps = amplify::plan(&observed, Some(&desired));
     assert_eq!(steps[0].action, Action::Update);
     assert_eq!(steps[0].changes.len(), 1);
@@ -884,7 +887,7 @@ async fn a_partial_up_is_finished_by_the_next_one_without_a_token() {
     let text = failed_up(&ctx, &gh.access(Some(TOKEN)), &site).await;
     assert!(text.contains("creating branch main"), "{text}");
     emulator.clear_faults().await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS), None);
 
     // Amplify set the repository up with the app, and chatctl recorded it right then.
     let observed = observe(&ctx).await;
@@ -1011,7 +1014,7 @@ async fn up_without_a_token_fails_clearly_before_any_write() {
     let ctx = ctx(&emulator, "chat-dev");
     let site = frontend(Framework::Static);
     let observed = observe(&ctx).await;
-    let desired = amplify::desired(&ctx.names, &site, Some(WSS));
+    let desired = amplify::desired(&ctx.names, &site, Some(WSS), None);
     assert!(amplify::needs_token(&observed, Some(&desired)));
     emulator.clear_calls().await;
     let text = failed_up(&ctx, &gh.access(None), &site).await;
@@ -1122,4 +1125,125 @@ async fn a_bad_token_on_down_never_advises_deleting_a_shared_hook() {
     assert_eq!(teardown.apps[0].kept_hooks[0].id, dev_records.hooks[0]);
     assert!(observe(&dev).await.is_empty());
     assert_eq!(gh.hook_ids().await, dev_records.hooks);
+}
+
+fn pool_sign_in(client_id: &str) -> amplify::FrontendAuth {
+    amplify::FrontendAuth::cognito(
+        REGION,
+        "eu-west-1_Pr0bePool",
+        "chat-dev-a1b2",
+        client_id,
+        "cognito:username",
+    )
+}
+
+/// The app's environment, read back through the SDK.
+async fn app_environment(
+    emulator: &Emulator,
+    app_id: &str,
+) -> std::collections::BTreeMap<String, String> {
+    amplify_client(emulator)
+        .get_app()
+        .app_id(app_id)
+        .send()
+        .await
+        .unwrap()
+        .app()
+        .unwrap()
+        .environment_variables()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// observe → desired (with `auth`) → plan → apply.
+async fn up_signing_in(
+    ctx: &Ctx,
+    access: &GitHubAccess,
+    site: &Frontend,
+    auth: Option<&amplify::FrontendAuth>,
+) -> (Vec<chatctl::plan::Step>, amplify::Applied) {
+    let observed = amplify::observe(ctx, Some(site)).await.unwrap();
+    let desired = amplify::desired(&ctx.names, site, Some(WSS), auth);
+    let steps = amplify::plan(&observed, Some(&desired));
+    let applied = amplify::apply(ctx, access, &observed, Some(&desired))
+        .await
+        .unwrap();
+    (steps, applied)
+}
+
+#[tokio::test]
+async fn the_sign_in_settings_reach_the_app_and_rebuild_the_site_when_they_change() {
+    let emulator = Emulator::start().await;
+    let gh = Fixtures::standard(&emulator).await;
+    let ctx = ctx(&emulator, "chat-dev");
+    let site = frontend(Framework::Static);
+    let auth = pool_sign_in("1example23456789");
+
+    // Created signing in: CreateApp carries every variable the build spec reads.
+    let (_, first) = up_signing_in(&ctx, &gh.access(Some(TOKEN)), &site, Some(&auth)).await;
+    let app_id = first.app_id.unwrap();
+    assert_eq!(first.job.unwrap().job_id, "1");
+    let env = app_environment(&emulator, &app_id).await;
+    let expected: std::collections::BTreeMap<String, String> = auth
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .chain([(WEBSOCKET_URL_VARIABLE.to_owned(), WSS.to_owned())])
+        .collect();
+    assert_eq!(env, expected);
+    assert_eq!(
+        env["CHAT_AUTH_AUTHORIZE_URL"],
+        "https://chat-dev-a1b2.auth.eu-west-1.amazoncognito.com/oauth2/authorize"
+    );
+    assert_eq!(
+        env["CHAT_AUTH_ISSUER"],
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pr0bePool"
+    );
+
+    // Nothing changed: no write.
+    emulator.clear_calls().await;
+    let (steps, again) = up_signing_in(&ctx, &gh.access(None), &site, Some(&auth)).await;
+    assert!(steps.iter().all(|s| !s.is_change()), "{steps:#?}");
+    assert!(again.job.is_none());
+    assert!(emulator.writes().await.is_empty());
+
+    // Someone's own variable, then a new app client: one variable changes, the site rebuilds.
+    amplify_client(&emulator)
+        .update_app()
+        .app_id(&app_id)
+        .set_environment_variables(Some(
+            env.clone()
+                .into_iter()
+                .chain([("ANALYTICS_ID".to_owned(), "xyz".to_owned())])
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let renewed = pool_sign_in("9newclient87654321");
+    emulator.clear_calls().await;
+    let (steps, applied) = up_signing_in(&ctx, &gh.access(None), &site, Some(&renewed)).await;
+    let fields: Vec<&str> = steps[0].changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["environment.CHAT_AUTH_CLIENT_ID"]);
+    assert_eq!(applied.job.unwrap().job_id, "2");
+    assert_eq!(
+        emulator.writes().await,
+        ["amplify:UpdateApp", "amplify:StartJob"]
+    );
+    let env = app_environment(&emulator, &app_id).await;
+    assert_eq!(env["CHAT_AUTH_CLIENT_ID"], "9newclient87654321");
+    assert_eq!(env["ANALYTICS_ID"], "xyz");
+
+    // Signing in turned off: chatctl's sign-in variables leave, the user's stays, and the
+    // site is built again with the name form.
+    emulator.clear_calls().await;
+    let (_, applied) = up_signing_in(&ctx, &gh.access(None), &site, None).await;
+    assert_eq!(applied.job.unwrap().job_id, "3");
+    let env = app_environment(&emulator, &app_id).await;
+    let names: Vec<&str> = env.keys().map(String::as_str).collect();
+    assert_eq!(names, ["ANALYTICS_ID", WEBSOCKET_URL_VARIABLE]);
+    let (steps, applied) = up_signing_in(&ctx, &gh.access(None), &site, None).await;
+    assert!(steps.iter().all(|s| !s.is_change()), "{steps:#?}");
+    assert!(applied.job.is_none());
 }

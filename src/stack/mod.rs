@@ -343,7 +343,7 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                 .apis
                 .primary()
                 .map(|api| outputs(config, api).websocket_url);
-            amplify::desired(&config.names(), f, websocket_url.as_deref())
+            amplify::desired(&config.names(), f, websocket_url.as_deref(), None)
         }),
     })
 }
@@ -878,7 +878,7 @@ pub async fn apply(
         let wanted = config
             .frontend
             .as_ref()
-            .map(|f| amplify::desired(&ctx.names, f, Some(&outputs.websocket_url)));
+            .map(|f| amplify::desired(&ctx.names, f, Some(&outputs.websocket_url), None));
         let access = amplify::GitHubAccess::from_env(&config.github_api_url);
         let applied = amplify::apply(ctx, &access, &observed.amplify, wanted.as_ref()).await?;
         outputs.site_url.clone_from(&applied.site_url);

@@ -12,7 +12,8 @@ use anyhow::{Context, Result, bail};
 use aws_sdk_amplify::types::{CustomRule, Platform as SdkPlatform};
 use serde::Serialize;
 
-use super::{Desired, WEBSOCKET_URL_VARIABLE, missing_token_message};
+use super::environment::{self, WEBSOCKET_URL_VARIABLE};
+use super::{Desired, missing_token_message};
 use crate::config::{Framework, Frontend, Platform, STACK_TAG};
 use crate::github::{self, Token};
 use crate::plan::{Action, FieldChange, Step};
@@ -28,7 +29,8 @@ const LIST_PAGE: i32 = 50;
 /// `404-200` rule would answer a mistyped asset with the HTML page and a 200.
 pub const SPA_REWRITE_SOURCE: &str =
     "</^[^.]+$|\\.(?!(css|gif|ico|jpg|js|png|txt|svg|woff|woff2|ttf|map|json|webp)$)([^.]+$)/>";
-/// The reference frontend's build: writes `config.js` from [`WEBSOCKET_URL_VARIABLE`].
+/// The reference frontend's build: writes `config.js` from [`WEBSOCKET_URL_VARIABLE`] and
+/// the sign-in variables ([`environment::AUTH_VARIABLES`]).
 pub const BUILD_SPEC: &str = include_str!("../../../templates/amplify/buildspec.yml");
 
 /// One rewrite or redirect rule of the app.
@@ -284,6 +286,15 @@ pub fn changes(app: &App, desired: &Desired) -> Vec<FieldChange> {
             "(the stage's wss:// URL, known after apply)",
         )),
     }
+    for (name, deployed, wanted) in
+        environment::auth_differences(&app.environment, desired.auth.as_ref())
+    {
+        changes.push(FieldChange::new(
+            format!("environment.{name}"),
+            show(deployed),
+            show(wanted.as_deref()),
+        ));
+    }
     if let Some(spec) = &desired.build_spec
         && app.build_spec.as_deref() != Some(spec.as_str())
     {
@@ -396,8 +407,7 @@ pub async fn create(
         bail!("{}", missing_token_message(desired, &ctx.aws.region));
     };
     let tags: HashMap<String, String> = ctx.names.tags().into_iter().collect();
-    let environment =
-        HashMap::from([(WEBSOCKET_URL_VARIABLE.to_owned(), websocket_url.to_owned())]);
+    let environment = environment::merged([], websocket_url, desired.auth.as_ref());
     let out = ctx
         .aws
         .amplify
@@ -429,13 +439,13 @@ pub async fn create(
 
 /// Updates the app's fields; needs no token (the repository connection is left alone).
 pub async fn update(ctx: &Ctx, app: &App, desired: &Desired, websocket_url: &str) -> Result<App> {
-    // Maps are replaced whole: keep variables someone else added to the app.
-    let mut environment: HashMap<String, String> = app
-        .environment
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    environment.insert(WEBSOCKET_URL_VARIABLE.to_owned(), websocket_url.to_owned());
+    // Maps are replaced whole: keep variables someone else added to the app; chatctl's own
+    // sign-in variables are set anew (and dropped when signing in is off).
+    let environment = environment::merged(
+        app.environment.clone(),
+        websocket_url,
+        desired.auth.as_ref(),
+    );
     let out = ctx
         .aws
         .amplify

@@ -10,7 +10,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use super::app::repository_changed;
-use super::{Desired, Observed, WEBSOCKET_URL_VARIABLE, branch};
+use super::environment::{WEBSOCKET_URL_VARIABLE, auth_differences};
+use super::{Desired, Observed, branch};
 use crate::plan::{Action, Step};
 use crate::resources::{Ctx, absent_if, aws_error};
 
@@ -83,7 +84,7 @@ pub async fn observe(ctx: &Ctx, app_id: &str, branch: &str) -> Result<Option<Job
 }
 
 /// Why a build must start, if it must: the branch is new, it never built, or what the build
-/// bakes into the site (the WebSocket URL, the build spec) changed.
+/// bakes into the site (the WebSocket URL, the sign-in settings, the build spec) changed.
 pub fn build_reason(observed: &Observed, desired: &Desired) -> Option<&'static str> {
     let Some(app) = observed.primary() else {
         return Some("first build");
@@ -100,6 +101,9 @@ pub fn build_reason(observed: &Observed, desired: &Desired) -> Option<&'static s
     let deployed_url = app.environment.get(WEBSOCKET_URL_VARIABLE);
     if desired.websocket_url.as_ref() != deployed_url {
         return Some("the WebSocket URL changed");
+    }
+    if !auth_differences(&app.environment, desired.auth.as_ref()).is_empty() {
+        return Some("the sign-in settings changed");
     }
     if let Some(spec) = &desired.build_spec
         && app.build_spec.as_ref() != Some(spec)

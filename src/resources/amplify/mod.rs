@@ -3,6 +3,7 @@
 //!
 //! One file per concern, each with the verbs of the other resources:
 //! - [`app`]: the app, tagged for the stack, connected with CreateApp `accessToken`;
+//! - [`environment`]: its environment variables, which the build bakes into `config.js`;
 //! - [`branch`]: the configured branch (and strays a previous configuration left);
 //! - [`job`]: the builds;
 //! - [`records`]: what Amplify adds to GitHub when the app is created, kept as tags;
@@ -18,6 +19,7 @@
 
 mod app;
 mod branch;
+mod environment;
 mod job;
 mod records;
 mod status;
@@ -31,6 +33,11 @@ pub use app::{
     repository_key, site_url,
 };
 pub use branch::{Branch, KIND as BRANCH_KIND, framework as branch_framework};
+pub use environment::{
+    AUTH_AUTHORIZE_URL_VARIABLE, AUTH_CLIENT_ID_VARIABLE, AUTH_ISSUER_VARIABLE,
+    AUTH_LOGOUT_URL_VARIABLE, AUTH_NAME_CLAIM_VARIABLE, AUTH_PROVIDER_VARIABLE,
+    AUTH_TOKEN_URL_VARIABLE, AUTH_VARIABLES, FrontendAuth, WEBSOCKET_URL_VARIABLE, cognito_issuer,
+};
 pub use job::{
     JobInfo, JobRef, JobReport, JobStep, KIND as JOB_KIND, POLL as JOB_POLL,
     TIMEOUT as JOB_TIMEOUT, build_reason, poll as job_poll, start as start_job,
@@ -50,9 +57,6 @@ use crate::github;
 use crate::plan::{Action, Step};
 use crate::resources::Ctx;
 use crate::stack::step;
-
-/// The branch environment the build spec turns into `config.js`.
-pub const WEBSOCKET_URL_VARIABLE: &str = "CHAT_WEBSOCKET_URL";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observed {
@@ -121,13 +125,20 @@ pub struct Desired {
     pub framework: Framework,
     /// The stage's `wss://` URL; `None` while the API does not exist yet.
     pub websocket_url: Option<String>,
+    /// How the web app signs in; `None`: it asks for a name (no `CHAT_AUTH_*` variables).
+    pub auth: Option<FrontendAuth>,
     /// `None`: the build spec is the repository's own (Next.js apps).
     pub build_spec: Option<String>,
     pub custom_rules: Vec<Rule>,
     pub branch_framework: &'static str,
 }
 
-pub fn desired(names: &Names, frontend: &Frontend, websocket_url: Option<&str>) -> Desired {
+pub fn desired(
+    names: &Names,
+    frontend: &Frontend,
+    websocket_url: Option<&str>,
+    auth: Option<&FrontendAuth>,
+) -> Desired {
     Desired {
         name: names.amplify_app.clone(),
         stack: names.stack.clone(),
@@ -138,6 +149,7 @@ pub fn desired(names: &Names, frontend: &Frontend, websocket_url: Option<&str>) 
         platform: frontend.platform,
         framework: frontend.framework,
         websocket_url: websocket_url.map(str::to_owned),
+        auth: auth.cloned(),
         // The reference app's build writes config.js; a Next.js app brings its own build
         // (its amplify.yml, or Amplify's detected Next.js build), which chatctl leaves alone.
         build_spec: (frontend.framework == Framework::Static).then(|| BUILD_SPEC.to_owned()),

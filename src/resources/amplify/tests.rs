@@ -76,7 +76,36 @@ fn static_desired() -> Desired {
         &Names::new("chat-dev", "eu-west-1"),
         &frontend(Framework::Static, Platform::Web),
         Some(URL),
+        None,
     )
+}
+
+fn pool_auth() -> FrontendAuth {
+    FrontendAuth::cognito(
+        "eu-west-1",
+        "eu-west-1_AbC123",
+        "chat-dev-x1y2",
+        "4n0th3rcl13nt1d",
+        "cognito:username",
+    )
+}
+
+fn signing_in_desired() -> Desired {
+    desired(
+        &Names::new("chat-dev", "eu-west-1"),
+        &frontend(Framework::Static, Platform::Web),
+        Some(URL),
+        Some(&pool_auth()),
+    )
+}
+
+/// `converged` for a web app that signs in with `auth`.
+fn converged_with(desired: &Desired, auth: &FrontendAuth) -> Observed {
+    let mut observed = converged(desired);
+    observed.apps[0]
+        .environment
+        .extend(auth.variables().into_iter().map(|(k, v)| (k.to_owned(), v)));
+    observed
 }
 
 #[test]
@@ -112,6 +141,7 @@ fn a_fresh_stack_creates_app_branch_and_build() {
     let desired = desired(
         &Names::new("chat-dev", "eu-west-1"),
         &frontend(Framework::Static, Platform::Web),
+        None,
         None,
     );
     let steps = plan(&Observed::default(), Some(&desired));
@@ -442,4 +472,138 @@ fn ids_round_trip_through_tags() {
     assert_eq!(parse_ids("400000001 400000002"), [400_000_001, 400_000_002]);
     assert_eq!(parse_ids("1,2"), [1, 2]);
     assert!(parse_ids("").is_empty());
+}
+
+#[test]
+fn a_user_pool_gives_the_build_its_hosted_sign_in() {
+    let vars = pool_auth().variables();
+    let expected: BTreeMap<&str, &str> = BTreeMap::from([
+        ("CHAT_AUTH_PROVIDER", "cognito"),
+        (
+            "CHAT_AUTH_ISSUER",
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123",
+        ),
+        ("CHAT_AUTH_CLIENT_ID", "4n0th3rcl13nt1d"),
+        (
+            "CHAT_AUTH_AUTHORIZE_URL",
+            "https://chat-dev-x1y2.auth.eu-west-1.amazoncognito.com/oauth2/authorize",
+        ),
+        (
+            "CHAT_AUTH_TOKEN_URL",
+            "https://chat-dev-x1y2.auth.eu-west-1.amazoncognito.com/oauth2/token",
+        ),
+        (
+            "CHAT_AUTH_LOGOUT_URL",
+            "https://chat-dev-x1y2.auth.eu-west-1.amazoncognito.com/logout",
+        ),
+        ("CHAT_AUTH_NAME_CLAIM", "cognito:username"),
+    ]);
+    let got: BTreeMap<&str, &str> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(got, expected);
+    // Exactly the variables the build spec reads.
+    for name in AUTH_VARIABLES {
+        assert!(BUILD_SPEC.contains(name), "{name} is not in the build spec");
+    }
+    // A provider without a logout endpoint sets no logout variable.
+    let oidc = FrontendAuth {
+        provider: "oidc".into(),
+        logout_url: None,
+        ..pool_auth()
+    };
+    assert!(!oidc.variables().contains_key(AUTH_LOGOUT_URL_VARIABLE));
+    assert_eq!(oidc.variables().len(), 6);
+}
+
+#[test]
+fn a_converged_signing_in_frontend_plans_nothing() {
+    let desired = signing_in_desired();
+    let observed = converged_with(&desired, &pool_auth());
+    let steps = plan(&observed, Some(&desired));
+    assert!(steps.iter().all(|s| !s.is_change()), "{steps:#?}");
+    assert_eq!(build_reason(&observed, &desired), None);
+}
+
+#[test]
+fn turning_sign_in_on_updates_the_app_and_rebuilds() {
+    let desired = signing_in_desired();
+    let steps = plan(&converged(&desired), Some(&desired));
+    assert_eq!(steps[0].kind, APP_KIND);
+    assert_eq!(steps[0].action, Action::Update);
+    let fields: Vec<(&str, &str, &str)> = steps[0]
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
+        .collect();
+    assert_eq!(fields.len(), 7, "{fields:#?}");
+    assert_eq!(
+        fields[0],
+        ("environment.CHAT_AUTH_PROVIDER", "(none)", "cognito")
+    );
+    assert_eq!(
+        fields[2],
+        (
+            "environment.CHAT_AUTH_CLIENT_ID",
+            "(none)",
+            "4n0th3rcl13nt1d"
+        )
+    );
+    assert_eq!((steps[2].kind, steps[2].action), (JOB_KIND, Action::Create));
+    assert_eq!(
+        build_reason(&converged(&desired), &desired),
+        Some("the sign-in settings changed")
+    );
+}
+
+#[test]
+fn a_new_app_client_updates_one_variable_and_rebuilds() {
+    let desired = signing_in_desired();
+    let old = FrontendAuth {
+        client_id: "0ldcl13nt".into(),
+        ..pool_auth()
+    };
+    let observed = converged_with(&desired, &old);
+    let steps = plan(&observed, Some(&desired));
+    assert_eq!(steps[0].action, Action::Update);
+    assert_eq!(steps[0].changes.len(), 1);
+    assert_eq!(steps[0].changes[0].field, "environment.CHAT_AUTH_CLIENT_ID");
+    assert_eq!(steps[0].changes[0].old, "0ldcl13nt");
+    assert_eq!(steps[0].changes[0].new, "4n0th3rcl13nt1d");
+    assert_eq!(steps[2].action, Action::Create);
+}
+
+#[test]
+fn turning_sign_in_off_removes_the_variables_and_rebuilds() {
+    let desired = static_desired();
+    let mut observed = converged_with(&desired, &pool_auth());
+    observed.apps[0]
+        .environment
+        .insert("ANALYTICS_ID".into(), "xyz".into());
+    let steps = plan(&observed, Some(&desired));
+    assert_eq!(steps[0].action, Action::Update);
+    assert_eq!(steps[0].changes.len(), 7);
+    assert!(
+        steps[0].changes.iter().all(|c| c.new == "(none)"),
+        "{:#?}",
+        steps[0].changes
+    );
+    assert_eq!(
+        build_reason(&observed, &desired),
+        Some("the sign-in settings changed")
+    );
+    // What UpdateApp sends: the user's variable kept, chatctl's sign-in variables gone.
+    let sent = environment::merged(observed.apps[0].environment.clone(), URL, None);
+    let mut names: Vec<&str> = sent.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["ANALYTICS_ID", "CHAT_WEBSOCKET_URL"]);
+    // And the other way: a variable of someone else's named like ours is chatctl's.
+    let sent = environment::merged(
+        [("CHAT_AUTH_LOGOUT_URL".to_owned(), "https://old/".to_owned())],
+        URL,
+        Some(&FrontendAuth {
+            logout_url: None,
+            ..pool_auth()
+        }),
+    );
+    assert!(!sent.contains_key(AUTH_LOGOUT_URL_VARIABLE), "{sent:?}");
+    assert_eq!(sent.len(), 7);
 }

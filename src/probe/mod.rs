@@ -5,9 +5,21 @@
 //! that the first receives the `sent` acknowledgement with the same message id. Any other
 //! outcome is an error that says what was expected and what happened.
 //!
-//! On a loopback URL served by `chatctl dev` with sign-in on, the clients join with ID tokens
-//! from its local OpenID provider (found through its discovery document); elsewhere with
-//! `?name=`.
+//! How the clients join ([`ProbeJoin`]): with `?name=` and generated names, or with two ID
+//! tokens for two different names — on a loopback URL served by `chatctl dev` with sign-in on,
+//! from its local OpenID provider (found through its discovery document; [`probe`] does
+//! that by itself); on AWS with `provider = "cognito"`, of the stack's probe users
+//! ([`cognito_tokens`]); with `provider = "oidc"`, from the environment ([`tokens_from_env`]).
+//! docs/auth.md, "status --probe", says why.
+
+mod cognito;
+mod tokens;
+
+pub use cognito::{JOINED_WITH as COGNITO_JOINED_WITH, PROBE_USERS, cognito_tokens};
+pub use tokens::{
+    FROM_ENV as ENV_JOINED_WITH, IdToken, ProbeToken, ProbeTokens, TOKEN_A_ENV, TOKEN_B_ENV,
+    tokens_from_env,
+};
 
 use std::time::{Duration, Instant};
 
@@ -37,17 +49,22 @@ pub struct ProbeReport {
     pub delivery_ms: f64,
     /// From sending the message to the sender getting its `sent` acknowledgement, ms.
     pub ack_ms: f64,
-    /// How the clients joined: `name` (`?name=`) or `token` (ID tokens of `chatctl dev`'s
-    /// local sign-in).
+    /// How the clients joined: `name` (`?name=`), `token` (ID tokens of `chatctl dev`'s
+    /// local sign-in), [`COGNITO_JOINED_WITH`] or [`ENV_JOINED_WITH`]. Never a token.
     pub joined_with: &'static str,
 }
 
 /// How the probe's clients say who they are.
-enum Join {
-    Name,
-    /// ID tokens from this `dev-token` endpoint.
-    Token(String),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeJoin {
+    /// `?name=` with generated names: a service without sign-in.
+    Names,
+    /// `?token=` with these ID tokens; the names are theirs.
+    Tokens(ProbeTokens),
 }
+
+/// `ProbeReport::joined_with` for `chatctl dev`'s tokens.
+pub const DEV_JOINED_WITH: &str = "token";
 
 /// `chatctl dev`'s local provider, when `url` is a loopback URL of a dev server with sign-in.
 async fn local_sign_in(url: &str) -> Option<String> {
@@ -88,7 +105,7 @@ async fn local_sign_in(url: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn dev_token(endpoint: &str, name: &str) -> Result<String> {
+async fn dev_token(endpoint: &str, name: &str) -> Result<ProbeToken> {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
@@ -107,40 +124,72 @@ async fn dev_token(endpoint: &str, name: &str) -> Result<String> {
             body.trim()
         );
     }
-    Ok(body.trim().to_owned())
+    Ok(ProbeToken {
+        name: name.to_owned(),
+        token: IdToken::new(body),
+    })
+}
+
+/// Generated probe names, `probe-{tag}-a` and `probe-{tag}-b`.
+fn generated_names() -> (String, String) {
+    let tag: String = random_token(8);
+    (format!("probe-{tag}-a"), format!("probe-{tag}-b"))
 }
 
 /// Runs the probe against `url` (`ws://` or `wss://`, the stage URL without `?name=`); the
-/// whole probe, connections included, must finish within `timeout`.
+/// whole probe, connections included, must finish within `timeout`. On a loopback
+/// `chatctl dev` with sign-in, the clients join with its tokens; otherwise with `?name=`.
 pub async fn probe(url: &str, timeout: Duration) -> Result<ProbeReport> {
-    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-        bail!("cannot probe {url}: the URL must start with ws:// or wss://");
-    }
+    check_url(url)?;
+    let join = match local_sign_in(url).await {
+        Some(endpoint) => {
+            let (a, b) = generated_names();
+            ProbeJoin::Tokens(ProbeTokens::new(
+                dev_token(&endpoint, &a).await?,
+                dev_token(&endpoint, &b).await?,
+                DEV_JOINED_WITH,
+            )?)
+        }
+        None => ProbeJoin::Names,
+    };
+    probe_with(url, timeout, join).await
+}
+
+/// [`probe`] with the clients joining as `join` says.
+pub async fn probe_with(url: &str, timeout: Duration, join: ProbeJoin) -> Result<ProbeReport> {
+    check_url(url)?;
     let deadline = tokio::time::Instant::now() + timeout;
     // Boxed: two WebSocket handshakes make a large future.
-    match tokio::time::timeout_at(deadline, Box::pin(run(url, deadline))).await {
+    match tokio::time::timeout_at(deadline, Box::pin(run(url, deadline, join))).await {
         Ok(result) => result,
         Err(_) => bail!("probe of {url} did not finish within {timeout:?}"),
     }
 }
 
-async fn run(url: &str, deadline: tokio::time::Instant) -> Result<ProbeReport> {
-    let tag: String = random_token(8);
-    let sender = format!("probe-{tag}-a");
-    let receiver = format!("probe-{tag}-b");
-    let text = format!("probe {}", random_token(16));
+fn check_url(url: &str) -> Result<()> {
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        bail!("cannot probe {url}: the URL must start with ws:// or wss://");
+    }
+    Ok(())
+}
 
-    let join = match local_sign_in(url).await {
-        Some(endpoint) => Join::Token(endpoint),
-        None => Join::Name,
+async fn run(url: &str, deadline: tokio::time::Instant, join: ProbeJoin) -> Result<ProbeReport> {
+    let text = format!("probe {}", random_token(16));
+    let (sender, receiver, query_a, query_b, joined_with) = match join {
+        ProbeJoin::Names => {
+            let (a, b) = generated_names();
+            let (query_a, query_b) = (format!("name={a}"), format!("name={b}"));
+            (a, b, query_a, query_b, "name")
+        }
+        // Tokens are base64url and dots: nothing to encode.
+        ProbeJoin::Tokens(tokens) => (
+            tokens.sender.name,
+            tokens.receiver.name,
+            format!("token={}", tokens.sender.token.expose()),
+            format!("token={}", tokens.receiver.token.expose()),
+            tokens.joined_with,
+        ),
     };
-    let query = async |name: &str| -> Result<String> {
-        Ok(match &join {
-            Join::Name => format!("name={name}"),
-            Join::Token(endpoint) => format!("token={}", dev_token(endpoint, name).await?),
-        })
-    };
-    let (query_a, query_b) = (query(&sender).await?, query(&receiver).await?);
 
     let started = Instant::now();
     let mut a = connect(url, &sender, &query_a).await?;
@@ -163,10 +212,7 @@ async fn run(url: &str, deadline: tokio::time::Instant) -> Result<ProbeReport> {
         connect_ms,
         delivery_ms,
         ack_ms,
-        joined_with: match join {
-            Join::Name => "name",
-            Join::Token(_) => "token",
-        },
+        joined_with,
     })
 }
 
@@ -267,7 +313,11 @@ async fn connect(url: &str, name: &str, query: &str) -> Result<Socket> {
                 }
             )
         }
-        Err(err) => Err(err).with_context(|| format!("cannot connect to {url} as {name}")),
+        // The query may hold an ID token: an error that quotes the URL must not show it.
+        Err(err) => bail!(
+            "cannot connect to {url} as {name}: {}",
+            scrub(&format!("{:#}", anyhow::Error::new(err)), query)
+        ),
     }
 }
 
@@ -300,6 +350,14 @@ async fn next_json(socket: &mut Socket, who: &str) -> Result<Value> {
     }
 }
 
+/// `text` without the value of `query` (`token=…`) anywhere in it.
+fn scrub(text: &str, query: &str) -> String {
+    match query.split_once('=') {
+        Some((_, value)) if value.len() >= 8 => text.replace(value, "***"),
+        _ => text.to_owned(),
+    }
+}
+
 fn string_field(frame: &Value, field: &str) -> Option<String> {
     frame.get(field).and_then(Value::as_str).map(str::to_owned)
 }
@@ -313,4 +371,22 @@ fn random_token(len: usize) -> String {
 
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_errors_never_quote_the_token() {
+        let query = "token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
+        let text =
+            "Unable to connect to wss://x/dev?token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
+        assert_eq!(
+            scrub(text, query),
+            "Unable to connect to wss://x/dev?token=***"
+        );
+        // A name is no secret, and too short a value is left as it is.
+        assert_eq!(scrub("as alice", "name=alice"), "as alice");
+    }
 }
