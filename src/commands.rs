@@ -312,6 +312,34 @@ struct StatusResult<'a> {
     probe: Option<crate::probe::ProbeReport>,
 }
 
+/// How `status --probe` joins the deployed stack: as the pool's probe users (Cognito), with
+/// tokens from the environment (your own provider), or with `?name=` (no sign-in).
+async fn probe_join(
+    ctx: &Ctx,
+    config: &Config,
+    observed: &Observed,
+) -> Result<crate::probe::ProbeJoin> {
+    use crate::config::Auth;
+    Ok(match &config.auth {
+        Auth::None => crate::probe::ProbeJoin::Names,
+        Auth::Oidc { name_claim, .. } => {
+            crate::probe::ProbeJoin::Tokens(crate::probe::tokens_from_env(name_claim)?)
+        }
+        Auth::Cognito { .. } => {
+            let (Some(pool), Some(client)) = (observed.auth.pool(), observed.auth.client.as_ref())
+            else {
+                bail!(
+                    "cannot probe stack {}: its user pool or app client is missing (run `chatctl up`)",
+                    ctx.names.stack
+                );
+            };
+            crate::probe::ProbeJoin::Tokens(
+                crate::probe::cognito_tokens(&ctx.aws.cognito, &pool.id, &client.id).await?,
+            )
+        }
+    })
+}
+
 fn probe_text(report: &crate::probe::ProbeReport) -> String {
     format!(
         "probe ok: {} → {} delivered in {:.1} ms (ack {:.1} ms, connect {:.1} ms) on {}",
@@ -545,7 +573,8 @@ async fn status(global: &GlobalArgs, args: &StatusArgs, ui: &Ui) -> Result<Outco
             plan.stack
         ),
         (true, Some(o)) => {
-            let report = crate::probe::probe(&o.websocket_url, probe_timeout).await?;
+            let join = probe_join(&ctx, &config, &observed).await?;
+            let report = crate::probe::probe_with(&o.websocket_url, probe_timeout, join).await?;
             text.push('\n');
             text.push_str(&probe_text(&report));
             Some(report)

@@ -641,3 +641,113 @@ async fn the_deployed_authorizer_accepts_the_pool_s_id_tokens() {
     assert_eq!(refused.error_message, "Unauthorized");
     project.run(&["down", "--yes"]).await.assert_code(0);
 }
+
+const GITHUB_TOKEN: &str = "ghp_chatctlTestToken0123456789abcdefXYZ";
+
+/// The deployed web app signs in with the stack's pool: its build gets the hosted domain's
+/// endpoints and the client, and the site's URL becomes a callback of the client.
+#[tokio::test]
+async fn the_site_signs_in_with_the_stack_s_pool() {
+    let emulator = Emulator::start().await;
+    emulator
+        .post(
+            "github/repos",
+            serde_json::json!({"owner": "acme", "name": "chat-web"}),
+        )
+        .await;
+    emulator
+        .post(
+            "github/tokens",
+            serde_json::json!({"token": GITHUB_TOKEN, "scopes": ["admin:repo_hook"]}),
+        )
+        .await;
+    emulator
+        .post(
+            "github/installations",
+            serde_json::json!({"app": "aws-amplify-eu-west-1", "owner": "acme"}),
+        )
+        .await;
+    let toml = format!(
+        "{}\n[frontend]\nrepository = \"https://github.com/acme/chat-web\"\nbranch = \"main\"\n\n[github]\napi_url = \"{}/github\"\n",
+        config(COGNITO),
+        emulator.url
+    );
+    let mut project = Project::new(&emulator, &toml);
+    project.remove_env("CHATCTL_BACKEND_SECRET");
+    project.set_env("GITHUB_TOKEN", GITHUB_TOKEN);
+    let up = project.run(&["up", "--output", "json"]).await;
+    up.assert_code(0);
+    let outputs = &up.json()["outputs"];
+    let site = outputs["site_url"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(
+        outputs["sign_in_url"].as_str().unwrap().ends_with(&format!(
+            "redirect_uri=https%3A%2F%2F{}%2F",
+            site.trim_start_matches("https://")
+        )),
+        "{outputs}"
+    );
+
+    let pool = &pools(&emulator).await[0];
+    let pool_id = pool.id().unwrap();
+    let prefix = pool.domain().unwrap();
+    let cognito = emulator.cognito();
+    let clients = cognito
+        .list_user_pool_clients()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .unwrap();
+    let client_id = clients.user_pool_clients()[0].client_id().unwrap();
+    let client = cognito
+        .describe_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(client_id)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap();
+    let mut callbacks = client.callback_urls().to_vec();
+    callbacks.sort();
+    assert_eq!(
+        callbacks,
+        ["http://localhost:8080/".to_owned(), format!("{site}/")]
+    );
+    assert_eq!(client.logout_urls().len(), 2);
+
+    let amplify = aws_sdk_amplify::Client::new(&emulator.sdk_config());
+    let apps = amplify.list_apps().send().await.unwrap();
+    let env = apps.apps()[0].environment_variables().clone();
+    let hosted = format!("https://{prefix}.auth.{REGION}.amazoncognito.com");
+    assert_eq!(env["CHAT_AUTH_PROVIDER"], "cognito");
+    assert_eq!(
+        env["CHAT_AUTH_ISSUER"],
+        format!("https://cognito-idp.{REGION}.amazonaws.com/{pool_id}")
+    );
+    assert_eq!(env["CHAT_AUTH_CLIENT_ID"], client_id);
+    assert_eq!(
+        env["CHAT_AUTH_AUTHORIZE_URL"],
+        format!("{hosted}/oauth2/authorize")
+    );
+    assert_eq!(env["CHAT_AUTH_TOKEN_URL"], format!("{hosted}/oauth2/token"));
+    assert_eq!(env["CHAT_AUTH_LOGOUT_URL"], format!("{hosted}/logout"));
+    assert_eq!(env["CHAT_AUTH_NAME_CLAIM"], "cognito:username");
+
+    // Nothing left to do on the next run.
+    emulator.clear_calls().await;
+    let again = project.run(&["up"]).await;
+    again.assert_code(0);
+    let writes: Vec<String> = emulator
+        .writes()
+        .await
+        .into_iter()
+        .filter(|w| !w.starts_with("github:"))
+        .collect();
+    assert_eq!(writes, Vec::<String>::new(), "{}", again.stdout);
+    project.run(&["down", "--yes"]).await.assert_code(0);
+    assert!(pools(&emulator).await.is_empty());
+}

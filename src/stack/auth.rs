@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use tokio::sync::watch;
 
 use super::step;
-use crate::config::{Auth, Backend, Config, LambdaBackend};
+use crate::config::{Auth, Backend, Config, LambdaBackend, Names};
 use crate::ownership::{Foreign, Found};
 use crate::plan::{Action, Step};
 use crate::resources::{Ctx, api, authorizer, function, log_groups, user_pool, user_pool_client};
@@ -233,8 +233,8 @@ fn function_desired(
 }
 
 /// The domain prefix, once the account is known.
-fn prefix(ctx: &Ctx, account: Option<&str>) -> Option<String> {
-    account.map(|a| user_pool::domain_prefix(&ctx.names.stack, &ctx.aws.region, a))
+fn prefix(names: &Names, account: Option<&str>) -> Option<String> {
+    account.map(|a| user_pool::domain_prefix(&names.stack, &names.region, a))
 }
 
 /// What the plan and `apply` need from the rest of the stack.
@@ -262,7 +262,7 @@ pub fn plan(
         steps.extend(user_pool::plan(
             ctx,
             &observed.pools,
-            prefix(ctx, around.account).as_deref(),
+            prefix(&ctx.names, around.account).as_deref(),
         ));
         let settings = user_pool_client::Settings::desired(desired.site_url.as_deref());
         steps.push(user_pool_client::plan(
@@ -697,13 +697,97 @@ fn percent_encode(text: &str) -> String {
     })
 }
 
+/// How the deployed web app signs in, from what exists: the pool's client and hosted domain, or
+/// the OpenID provider's endpoints (its discovery document). `None` until they exist.
+pub fn frontend_auth(
+    names: &Names,
+    auth: &Auth,
+    cognito: Option<&Cognito>,
+    endpoints: Option<&ProviderEndpoints>,
+) -> Option<crate::resources::amplify::FrontendAuth> {
+    match auth {
+        Auth::Cognito { name_claim } => cognito.map(|c| {
+            crate::resources::amplify::FrontendAuth::cognito(
+                &names.region,
+                &c.pool_id,
+                &c.domain,
+                &c.client_id,
+                name_claim,
+            )
+        }),
+        Auth::Oidc {
+            issuer,
+            audience,
+            name_claim,
+        } => endpoints.map(|e| crate::resources::amplify::FrontendAuth {
+            provider: "oidc".to_owned(),
+            issuer: issuer.clone(),
+            client_id: audience.clone(),
+            authorize_url: e.authorization_endpoint.clone(),
+            token_url: e.token_endpoint.clone(),
+            logout_url: e.end_session_endpoint.clone(),
+            name_claim: name_claim.clone(),
+        }),
+        Auth::None => None,
+    }
+}
+
+/// The endpoints of an OpenID provider the web app signs in with (OpenID Connect Discovery
+/// 1.0 §3: `authorization_endpoint` and `token_endpoint` are required of a provider with the
+/// code flow, `end_session_endpoint` comes from RP-Initiated Logout and may be missing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ProviderEndpoints {
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}
+
+/// Reads `{issuer}/.well-known/openid-configuration` (for `[frontend]` with `provider =
+/// "oidc"`: the web app's build needs the endpoints). The issuer was checked to be https
+/// (http on loopback only); the endpoints must be too.
+pub async fn discover(issuer: &str) -> Result<ProviderEndpoints> {
+    let url = chat_handler::auth::discovery_url(issuer);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("building an HTTP client")?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("reading the OpenID provider's discovery document {url}"))?;
+    if !response.status().is_success() {
+        bail!(
+            "the OpenID provider's discovery document {url} answered {}: check auth.issuer (the web app's sign-in needs its endpoints)",
+            response.status()
+        );
+    }
+    let endpoints: ProviderEndpoints = response
+        .json()
+        .await
+        .with_context(|| format!("{url} is not an OpenID discovery document"))?;
+    let mut all = vec![&endpoints.authorization_endpoint, &endpoints.token_endpoint];
+    all.extend(endpoints.end_session_endpoint.as_ref());
+    for endpoint in all {
+        chat_handler::auth::check_key_url(endpoint).with_context(|| {
+            format!("{url} names the endpoint {endpoint}, which is not https (http only on a loopback host)")
+        })?;
+    }
+    Ok(endpoints)
+}
+
 /// The Cognito resources as observed (for `status`), when complete.
-pub fn observed_cognito(ctx: &Ctx, observed: &Observed, account: Option<&str>) -> Option<Cognito> {
+pub fn observed_cognito(
+    names: &Names,
+    observed: &Observed,
+    account: Option<&str>,
+) -> Option<Cognito> {
     let pool = observed.pool()?;
     Some(Cognito {
         pool_id: pool.id.clone(),
         client_id: observed.client.as_ref()?.id.clone(),
-        domain: pool.domain.clone().or_else(|| prefix(ctx, account))?,
+        domain: pool.domain.clone().or_else(|| prefix(names, account))?,
     })
 }
 

@@ -60,6 +60,8 @@ pub struct Observed {
     pub auth: auth::Observed,
     /// The API's authorizers (read with its routes).
     pub authorizers: Vec<authorizer::Observed>,
+    /// The OpenID provider's endpoints, for the web app's sign-in (`oidc` with `[frontend]`).
+    pub oidc_endpoints: Option<auth::ProviderEndpoints>,
     /// The frontend's Amplify app(s), found by tag even when `[frontend]` is gone.
     pub amplify: amplify::Observed,
     /// Resources with the stack's names that are not the stack's (the backend's are in
@@ -186,6 +188,7 @@ async fn observe_scoped(ctx: &Ctx, config: &Config, all_auth: bool) -> Result<Ob
         backend,
         auth,
         amplify,
+        oidc_endpoints,
     ) = tokio::try_join!(
         logs_roles,
         apis_and_children,
@@ -195,6 +198,14 @@ async fn observe_scoped(ctx: &Ctx, config: &Config, all_auth: bool) -> Result<Ob
         backend::observe(ctx, lambda_backend),
         auth::observe(ctx, all_auth),
         amplify::observe(ctx, config.frontend.as_ref()),
+        async {
+            match (&config.auth, &config.frontend) {
+                (crate::config::Auth::Oidc { issuer, .. }, Some(_)) => {
+                    auth::discover(issuer).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        },
     )?;
     let access_log_group = access_log_group.sort(&mut foreign);
     // A stack deployed before role names carried the region set the account setting to
@@ -226,6 +237,7 @@ async fn observe_scoped(ctx: &Ctx, config: &Config, all_auth: bool) -> Result<Ob
         backend,
         auth,
         authorizers,
+        oidc_endpoints,
         amplify,
         foreign,
     })
@@ -343,7 +355,13 @@ pub fn desired(config: &Config, observed: &Observed, options: &Options) -> Resul
                 .apis
                 .primary()
                 .map(|api| outputs(config, api).websocket_url);
-            amplify::desired(&config.names(), f, websocket_url.as_deref(), None)
+            let sign_in = frontend_sign_in(config, observed, None);
+            amplify::desired(
+                &config.names(),
+                f,
+                websocket_url.as_deref(),
+                sign_in.as_ref(),
+            )
         }),
     })
 }
@@ -561,13 +579,39 @@ pub fn outputs(config: &Config, api: &api::Observed) -> Outputs {
     }
 }
 
+/// How the web app signs in: from the pool this run made (`applied`), else from what was
+/// observed.
+fn frontend_sign_in(
+    config: &Config,
+    observed: &Observed,
+    applied: Option<&auth::Cognito>,
+) -> Option<amplify::FrontendAuth> {
+    let names = config.names();
+    let cognito = applied.cloned().or_else(|| {
+        auth::observed_cognito(
+            &names,
+            &observed.auth,
+            observed.backend.account_id.as_deref(),
+        )
+    });
+    auth::frontend_auth(
+        &names,
+        &config.auth,
+        cognito.as_ref(),
+        observed.oidc_endpoints.as_ref(),
+    )
+}
+
 /// The stack's URLs as deployed, if its API exists.
 pub fn current_outputs(ctx: &Ctx, config: &Config, observed: &Observed) -> Option<Outputs> {
     let site_url = frontend_site(observed, config);
-    let sign_in_url =
-        auth::observed_cognito(ctx, &observed.auth, observed.backend.account_id.as_deref())
-            .filter(|_| matches!(config.auth, crate::config::Auth::Cognito { .. }))
-            .map(|cognito| auth::sign_in_url(ctx, &cognito, site_url.as_deref()));
+    let sign_in_url = auth::observed_cognito(
+        &ctx.names,
+        &observed.auth,
+        observed.backend.account_id.as_deref(),
+    )
+    .filter(|_| matches!(config.auth, crate::config::Auth::Cognito { .. }))
+    .map(|cognito| auth::sign_in_url(ctx, &cognito, site_url.as_deref()));
     observed.apis.primary().map(|api| Outputs {
         site_url,
         sign_in_url,
@@ -867,18 +911,30 @@ pub async fn apply(
         .await?;
     }
     let mut outputs = outputs(config, &api);
+    // The web app's sign-in with what this run made (a new pool's ids are known only now).
+    let sign_in = frontend_sign_in(
+        config,
+        observed,
+        signed_in.as_ref().and_then(|a| a.cognito.as_ref()),
+    );
+    let planned_sign_in = desired.frontend.as_ref().and_then(|f| f.auth.as_ref());
     // The frontend builds with the WebSocket URL, known now.
     let frontend_changes = plan.steps.iter().any(|s| {
         matches!(
             s.kind,
             amplify::APP_KIND | amplify::BRANCH_KIND | amplify::JOB_KIND
         ) && s.is_change()
-    });
+    }) || (desired.frontend.is_some()
+        && sign_in.as_ref() != planned_sign_in);
     let frontend = if frontend_changes {
-        let wanted = config
-            .frontend
-            .as_ref()
-            .map(|f| amplify::desired(&ctx.names, f, Some(&outputs.websocket_url), None));
+        let wanted = config.frontend.as_ref().map(|f| {
+            amplify::desired(
+                &ctx.names,
+                f,
+                Some(&outputs.websocket_url),
+                sign_in.as_ref(),
+            )
+        });
         let access = amplify::GitHubAccess::from_env(&config.github_api_url);
         let applied = amplify::apply(ctx, &access, &observed.amplify, wanted.as_ref()).await?;
         outputs.site_url.clone_from(&applied.site_url);
