@@ -309,7 +309,7 @@ async fn cognito_probe_users_are_created_once_and_sign_in_every_run() {
         assert_eq!(claims["token_use"], "id", "{claims}");
         assert_eq!(
             claims["iss"],
-            chatctl::resources::amplify::cognito_issuer(support::REGION, &pool),
+            chatctl::resources::user_pool::issuer(&pool, support::REGION, "amazonaws.com"),
             "{claims}"
         );
         // Neither Debug nor anything else that prints shows a token.

@@ -253,29 +253,17 @@ pub async fn apply_permission(
             )
         })?;
     }
-    let added = lambda
-        .add_permission()
-        .function_name(function)
-        .statement_id(INVOKE_STATEMENT)
-        .action("lambda:InvokeFunction")
-        .principal("apigateway.amazonaws.com")
-        .source_arn(source)
-        .send()
-        .await;
-    match added {
-        Ok(_) => Ok(()),
-        // Added by an interrupted run since we looked.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_conflict_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error(
-            &format!("allowing API Gateway to invoke {function}"),
-            &e,
-        )),
-    }
+    super::function::add_permission(
+        lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id(INVOKE_STATEMENT)
+            .action("lambda:InvokeFunction")
+            .principal("apigateway.amazonaws.com")
+            .source_arn(source),
+        &format!("allowing API Gateway to invoke {function}"),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -326,6 +326,24 @@ async fn wait_updated(ctx: &Ctx, name: &str, task: Option<&crate::ui::Task>) -> 
     Ok(())
 }
 
+/// Adds a statement to a function's resource policy; one that exists already (added by an
+/// interrupted run since chatctl looked) is success.
+pub async fn add_permission(
+    request: aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder,
+    what: &str,
+) -> Result<()> {
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_conflict_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(what, &e)),
+    }
+}
+
 pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     absent_if(
         ctx.aws

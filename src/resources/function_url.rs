@@ -127,7 +127,7 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
         .unwrap_or_default();
     let add_url = async {
         if !existing.iter().any(|s| s == URL_STATEMENT) {
-            add_permission(
+            super::function::add_permission(
                 lambda
                     .add_permission()
                     .function_name(name)
@@ -135,7 +135,7 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
                     .action("lambda:InvokeFunctionUrl")
                     .principal("*")
                     .function_url_auth_type(FunctionUrlAuthType::None),
-                name,
+                &format!("allowing public calls to the URL of {name}"),
             )
             .await?;
         }
@@ -143,7 +143,7 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
     };
     let add_invoke = async {
         if !existing.iter().any(|s| s == INVOKE_STATEMENT) {
-            add_permission(
+            super::function::add_permission(
                 lambda
                     .add_permission()
                     .function_name(name)
@@ -151,7 +151,7 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
                     .action("lambda:InvokeFunction")
                     .principal("*")
                     .invoked_via_function_url(true),
-                name,
+                &format!("allowing public calls to the URL of {name}"),
             )
             .await?;
         }
@@ -160,24 +160,4 @@ pub async fn apply(ctx: &Ctx, observed: Option<&Observed>) -> Result<String> {
     let (url, (), ()) = tokio::try_join!(url, add_url, add_invoke)?;
     url.map(|u| u.trim_end_matches('/').to_owned())
         .context("Lambda returned no function URL")
-}
-
-async fn add_permission(
-    request: aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder,
-    name: &str,
-) -> Result<()> {
-    match request.send().await {
-        Ok(_) => Ok(()),
-        // Added by an interrupted run since we looked.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_conflict_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error(
-            &format!("allowing public calls to the URL of {name}"),
-            &e,
-        )),
-    }
 }

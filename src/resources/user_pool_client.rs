@@ -182,6 +182,23 @@ pub fn plan(ctx: &Ctx, observed: Option<&Observed>, wanted: &Settings) -> Step {
     }
 }
 
+/// Every setting chatctl manages, on a CreateUserPoolClient or UpdateUserPoolClient request
+/// (two builder types with the same setters).
+macro_rules! with_settings {
+    ($request:expr, $name:expr, $wanted:expr, $flows:expr, $auth_flows:expr) => {
+        $request
+            .client_name($name)
+            .set_callback_urls(Some($wanted.callback_urls.clone()))
+            .set_logout_urls(Some($wanted.logout_urls.clone()))
+            .set_allowed_o_auth_flows(Some($flows))
+            .set_allowed_o_auth_scopes(Some($wanted.oauth_scopes.clone()))
+            .set_explicit_auth_flows(Some($auth_flows))
+            .set_supported_identity_providers(Some($wanted.identity_providers.clone()))
+            .allowed_o_auth_flows_user_pool_client($wanted.oauth_client)
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
+    };
+}
+
 /// Creates the client or brings it to `wanted`; returns its id.
 pub async fn apply(
     ctx: &Ctx,
@@ -204,41 +221,35 @@ pub async fn apply(
     match observed {
         Some(existing) if existing.settings == *wanted => Ok(existing.id.clone()),
         Some(existing) => {
-            client
-                .update_user_pool_client()
-                .user_pool_id(pool_id)
-                .client_id(&existing.id)
-                .client_name(name)
-                .set_callback_urls(Some(wanted.callback_urls.clone()))
-                .set_logout_urls(Some(wanted.logout_urls.clone()))
-                .set_allowed_o_auth_flows(Some(flows))
-                .set_allowed_o_auth_scopes(Some(wanted.oauth_scopes.clone()))
-                .set_explicit_auth_flows(Some(auth_flows))
-                .set_supported_identity_providers(Some(wanted.identity_providers.clone()))
-                .allowed_o_auth_flows_user_pool_client(wanted.oauth_client)
-                .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("updating app client {name}"), &e))?;
+            with_settings!(
+                client
+                    .update_user_pool_client()
+                    .user_pool_id(pool_id)
+                    .client_id(&existing.id),
+                name,
+                wanted,
+                flows,
+                auth_flows
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("updating app client {name}"), &e))?;
             Ok(existing.id.clone())
         }
         None => {
-            let out = client
-                .create_user_pool_client()
-                .user_pool_id(pool_id)
-                .client_name(name)
-                .generate_secret(false)
-                .set_callback_urls(Some(wanted.callback_urls.clone()))
-                .set_logout_urls(Some(wanted.logout_urls.clone()))
-                .set_allowed_o_auth_flows(Some(flows))
-                .set_allowed_o_auth_scopes(Some(wanted.oauth_scopes.clone()))
-                .set_explicit_auth_flows(Some(auth_flows))
-                .set_supported_identity_providers(Some(wanted.identity_providers.clone()))
-                .allowed_o_auth_flows_user_pool_client(wanted.oauth_client)
-                .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("creating app client {name}"), &e))?;
+            let out = with_settings!(
+                client
+                    .create_user_pool_client()
+                    .user_pool_id(pool_id)
+                    .generate_secret(false),
+                name,
+                wanted,
+                flows,
+                auth_flows
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("creating app client {name}"), &e))?;
             out.user_pool_client
                 .and_then(|c| c.client_id)
                 .context("CreateUserPoolClient returned no client id")

@@ -508,25 +508,8 @@ pub async fn apply(
         cognito.as_ref().map(|c| c.pool_id.as_str()),
         cognito.as_ref().map(|c| c.client_id.as_str()),
     )?;
-    let function_step = function::plan(observed.function.as_ref(), &wanted, Some(&role_arn));
-    let function_arn = if function_step.is_change() {
-        let task = ctx.ui.task(function_step.label());
-        let result = function::apply(
-            ctx,
-            observed.function.as_ref(),
-            &wanted,
-            &role_arn,
-            Some(&task),
-        )
-        .await;
-        super::finish(task, result)?
-    } else {
-        observed
-            .function
-            .as_ref()
-            .map(|f| f.arn.clone())
-            .context("the authorizer function has no ARN")?
-    };
+    let function_arn =
+        super::ensure_function(ctx, observed.function.as_ref(), &wanted, &role_arn).await?;
     let api = super::api_when_ready(&mut api).await?;
     let partition = ctx.partition()?;
     let source = authorizer::source_arn(&partition, &ctx.aws.region, account, &api.id);

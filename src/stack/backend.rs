@@ -373,20 +373,7 @@ pub async fn apply(
         let function_chain = async {
             let callback = api::callback_url(&api, &config.region, &config.stage);
             let wanted = function_desired(ctx, config, desired, &callback)?;
-            let function_step =
-                function::plan(observed.function.as_ref(), &wanted, Some(&role_arn));
-            if function_step.is_change() {
-                let task = ctx.ui.task(function_step.label());
-                let result = function::apply(
-                    ctx,
-                    observed.function.as_ref(),
-                    &wanted,
-                    &role_arn,
-                    Some(&task),
-                )
-                .await;
-                super::finish(task, result)?;
-            }
+            super::ensure_function(ctx, observed.function.as_ref(), &wanted, &role_arn).await?;
             let url_steps = function_url::plan(ctx, observed.url.as_ref());
             // A new function has no URL, whatever was observed before.
             let url_observed = observed

@@ -1126,6 +1126,25 @@ async fn apply_children(
     Ok(())
 }
 
+/// Creates or updates a function of the stack as `wanted` says, showing its step; returns its
+/// ARN.
+pub(crate) async fn ensure_function(
+    ctx: &Ctx,
+    observed: Option<&function::Observed>,
+    wanted: &function::Desired,
+    role_arn: &str,
+) -> Result<String> {
+    let function_step = function::plan(observed, wanted, Some(role_arn));
+    if !function_step.is_change() {
+        return observed
+            .map(|f| f.arn.clone())
+            .with_context(|| format!("function {} has no ARN", wanted.name));
+    }
+    let task = ctx.ui.task(function_step.label());
+    let result = function::apply(ctx, observed, wanted, role_arn, Some(&task)).await;
+    finish(task, result)
+}
+
 /// Ends `task`'s progress line as done or failed, passing `result` on.
 pub(crate) fn finish<T>(task: crate::ui::Task, result: Result<T>) -> Result<T> {
     match result {

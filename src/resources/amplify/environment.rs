@@ -50,13 +50,6 @@ pub struct FrontendAuth {
     pub name_claim: String,
 }
 
-/// `https://cognito-idp.{region}.amazonaws.com/{poolId}`: the `iss` of a user pool's tokens
-/// (Cognito developer guide, "Verifying a JSON web token"); its keys are under
-/// `{issuer}/.well-known/jwks.json`.
-pub fn cognito_issuer(region: &str, pool_id: &str) -> String {
-    format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}")
-}
-
 impl FrontendAuth {
     /// A user pool's app client signing in through the pool's hosted domain
     /// `https://{domain_prefix}.auth.{region}.amazoncognito.com` (its `/oauth2/authorize`,
@@ -68,10 +61,12 @@ impl FrontendAuth {
         client_id: &str,
         name_claim: &str,
     ) -> Self {
-        let domain = format!("https://{domain_prefix}.auth.{region}.amazoncognito.com");
+        use crate::resources::user_pool;
+        let domain = user_pool::hosted_ui_url(domain_prefix, region);
         Self {
             provider: "cognito".to_owned(),
-            issuer: cognito_issuer(region, pool_id),
+            // User pools exist in the aws and aws-us-gov partitions, both under amazonaws.com.
+            issuer: user_pool::issuer(pool_id, region, "amazonaws.com"),
             client_id: client_id.to_owned(),
             authorize_url: format!("{domain}/oauth2/authorize"),
             token_url: format!("{domain}/oauth2/token"),
