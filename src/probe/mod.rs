@@ -38,7 +38,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct ProbeReport {
     /// The WebSocket URL probed (without the query string).
     pub url: String,
-    /// The generated names of the two clients.
+    /// The names of the two clients (generated, or those of their tokens).
     pub sender: String,
     pub receiver: String,
     /// The id the service gave the message.
@@ -141,24 +141,38 @@ fn generated_names() -> (String, String) {
 /// `chatctl dev` with sign-in, the clients join with its tokens; otherwise with `?name=`.
 pub async fn probe(url: &str, timeout: Duration) -> Result<ProbeReport> {
     check_url(url)?;
-    let join = match local_sign_in(url).await {
-        Some(endpoint) => {
-            let (a, b) = generated_names();
-            ProbeJoin::Tokens(ProbeTokens::new(
-                dev_token(&endpoint, &a).await?,
-                dev_token(&endpoint, &b).await?,
-                DEV_JOINED_WITH,
-            )?)
-        }
-        None => ProbeJoin::Names,
+    let deadline = tokio::time::Instant::now() + timeout;
+    let join = async {
+        Ok::<_, anyhow::Error>(match local_sign_in(url).await {
+            Some(endpoint) => {
+                let (a, b) = generated_names();
+                ProbeJoin::Tokens(ProbeTokens::new(
+                    dev_token(&endpoint, &a).await?,
+                    dev_token(&endpoint, &b).await?,
+                    DEV_JOINED_WITH,
+                )?)
+            }
+            None => ProbeJoin::Names,
+        })
     };
-    probe_with(url, timeout, join).await
+    let Ok(join) = tokio::time::timeout_at(deadline, join).await else {
+        bail!("probe of {url} did not finish within {timeout:?}");
+    };
+    probe_until(url, deadline, timeout, join?).await
 }
 
 /// [`probe`] with the clients joining as `join` says.
 pub async fn probe_with(url: &str, timeout: Duration, join: ProbeJoin) -> Result<ProbeReport> {
     check_url(url)?;
-    let deadline = tokio::time::Instant::now() + timeout;
+    probe_until(url, tokio::time::Instant::now() + timeout, timeout, join).await
+}
+
+async fn probe_until(
+    url: &str,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    join: ProbeJoin,
+) -> Result<ProbeReport> {
     // Boxed: two WebSocket handshakes make a large future.
     match tokio::time::timeout_at(deadline, Box::pin(run(url, deadline, join))).await {
         Ok(result) => result,
@@ -181,7 +195,8 @@ async fn run(url: &str, deadline: tokio::time::Instant, join: ProbeJoin) -> Resu
             let (query_a, query_b) = (format!("name={a}"), format!("name={b}"));
             (a, b, query_a, query_b, "name")
         }
-        // Tokens are base64url and dots: nothing to encode.
+        // Tokens are base64url and dots (`ProbeToken::from_claim`, the dev provider):
+        // nothing to encode.
         ProbeJoin::Tokens(tokens) => (
             tokens.sender.name,
             tokens.receiver.name,

@@ -58,7 +58,11 @@ impl ProbeToken {
     /// The token with the name read from its `name_claim`; `source` says where it came from,
     /// for the error (`CHATCTL_PROBE_TOKEN_A`, `user chatctl-probe-a`).
     pub fn from_claim(token: IdToken, name_claim: &str, source: &str) -> Result<Self> {
-        let Some(claims) = token.unverified_claims() else {
+        let jwt_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        let Some(claims) = token
+            .unverified_claims()
+            .filter(|_| token.0.chars().all(jwt_chars))
+        else {
             bail!("{source} is not an ID token (a JWT: three base64url parts, a JSON payload)");
         };
         let Some(name) = claims.get(name_claim).and_then(Value::as_str) else {
@@ -177,6 +181,11 @@ mod tests {
             "the ID token of A (for alice) has expired: get a fresh one"
         );
         let err = ProbeToken::from_claim(IdToken::new("not-a-jwt"), "nick", "A").unwrap_err();
+        assert!(err.to_string().starts_with("A is not an ID token"), "{err}");
+        // Nothing that would change the handshake's query string.
+        let good = jwt(&serde_json::json!({"nick": "alice", "exp": later()}));
+        let smuggling = IdToken::new(format!("{}&name=bob", good.expose()));
+        let err = ProbeToken::from_claim(smuggling, "nick", "A").unwrap_err();
         assert!(err.to_string().starts_with("A is not an ID token"), "{err}");
         let a = ProbeToken::from_claim(
             jwt(&serde_json::json!({"nick": "alice", "exp": later()})),
