@@ -36,6 +36,7 @@ const SDK_TARGETS: &[&str] = &[
     "aws_sdk_apigatewaymanagement",
     "aws_sdk_apigatewayv2",
     "aws_sdk_cloudwatchlogs",
+    "aws_sdk_cognitoidentityprovider",
     "aws_sdk_dynamodb",
     "aws_sdk_iam",
     "aws_sdk_lambda",
