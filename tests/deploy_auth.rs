@@ -644,11 +644,8 @@ async fn the_deployed_authorizer_accepts_the_pool_s_id_tokens() {
 
 const GITHUB_TOKEN: &str = "ghp_chatctlTestToken0123456789abcdefXYZ";
 
-/// The deployed web app signs in with the stack's pool: its build gets the hosted domain's
-/// endpoints and the client, and the site's URL becomes a callback of the client.
-#[tokio::test]
-async fn the_site_signs_in_with_the_stack_s_pool() {
-    let emulator = Emulator::start().await;
+/// A stack with `[frontend]` (the reference app in acme/chat-web) and the given `[auth]`.
+async fn site_project(emulator: &Emulator, auth: &str) -> Project {
     emulator
         .post(
             "github/repos",
@@ -669,12 +666,21 @@ async fn the_site_signs_in_with_the_stack_s_pool() {
         .await;
     let toml = format!(
         "{}\n[frontend]\nrepository = \"https://github.com/acme/chat-web\"\nbranch = \"main\"\n\n[github]\napi_url = \"{}/github\"\n",
-        config(COGNITO),
+        config(auth),
         emulator.url
     );
-    let mut project = Project::new(&emulator, &toml);
+    let mut project = Project::new(emulator, &toml);
     project.remove_env("CHATCTL_BACKEND_SECRET");
     project.set_env("GITHUB_TOKEN", GITHUB_TOKEN);
+    project
+}
+
+/// The deployed web app signs in with the stack's pool: its build gets the hosted domain's
+/// endpoints and the client, and the site's URL becomes a callback of the client.
+#[tokio::test]
+async fn the_site_signs_in_with_the_stack_s_pool() {
+    let emulator = Emulator::start().await;
+    let project = site_project(&emulator, COGNITO).await;
     let up = project.run(&["up", "--output", "json"]).await;
     up.assert_code(0);
     let outputs = &up.json()["outputs"];
@@ -750,4 +756,67 @@ async fn the_site_signs_in_with_the_stack_s_pool() {
     assert_eq!(writes, Vec::<String>::new(), "{}", again.stdout);
     project.run(&["down", "--yes"]).await.assert_code(0);
     assert!(pools(&emulator).await.is_empty());
+}
+
+/// With your own provider, the site's build gets the endpoints of its discovery document.
+#[tokio::test]
+async fn an_oidc_site_gets_the_provider_s_endpoints() {
+    // An OpenID provider on loopback that serves only its discovery document.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let document = serde_json::json!({
+        "issuer": format!("{base}/"),
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "end_session_endpoint": format!("{base}/logout"),
+        "jwks_uri": format!("{base}/jwks"),
+    });
+    let app = axum::Router::new().route(
+        "/.well-known/openid-configuration",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let emulator = Emulator::start().await;
+    let auth = format!("provider = \"oidc\"\nissuer = \"{base}/\"\naudience = \"chat-web\"\n");
+    let project = site_project(&emulator, &auth).await;
+    project.run(&["up"]).await.assert_code(0);
+    let amplify = aws_sdk_amplify::Client::new(&emulator.sdk_config());
+    let apps = amplify.list_apps().send().await.unwrap();
+    let env = apps.apps()[0].environment_variables().clone();
+    assert_eq!(env["CHAT_AUTH_PROVIDER"], "oidc");
+    assert_eq!(env["CHAT_AUTH_ISSUER"], format!("{base}/"));
+    assert_eq!(env["CHAT_AUTH_CLIENT_ID"], "chat-web");
+    assert_eq!(env["CHAT_AUTH_AUTHORIZE_URL"], format!("{base}/authorize"));
+    assert_eq!(env["CHAT_AUTH_TOKEN_URL"], format!("{base}/token"));
+    assert_eq!(env["CHAT_AUTH_LOGOUT_URL"], format!("{base}/logout"));
+    assert_eq!(env["CHAT_AUTH_NAME_CLAIM"], "preferred_username");
+    emulator.clear_calls().await;
+    project.run(&["up"]).await.assert_code(0);
+    let writes: Vec<String> = emulator
+        .writes()
+        .await
+        .into_iter()
+        .filter(|w| !w.starts_with("github:"))
+        .collect();
+    assert_eq!(writes, Vec::<String>::new());
+
+    // A provider that cannot be reached stops `up` before any write, naming the document.
+    server.abort();
+    let _ = server.await;
+    emulator.clear_calls().await;
+    let refused = project.run(&["up"]).await;
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("{base}/.well-known/openid-configuration")),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emulator.writes().await, Vec::<String>::new());
+    project.run(&["down", "--yes"]).await.assert_code(0);
 }

@@ -106,15 +106,21 @@ impl Observed {
 /// GetAccount and the logs role, everything else at once, so the longest chain is GetApis →
 /// GetRoutes → GetRouteResponses.
 pub async fn observe(ctx: &Ctx, config: &Config) -> Result<Observed> {
-    observe_scoped(ctx, config, config.auth.verifies_names()).await
+    observe_scoped(ctx, config, config.auth.verifies_names(), true).await
 }
 
-/// [`observe`] for `down`: the authorizer's resources are read whatever `[auth]` says.
+/// [`observe`] for `down`: the authorizer's resources are read whatever `[auth]` says, and the
+/// OpenID provider is not asked for anything (removing a stack does not need it).
 pub async fn observe_everything(ctx: &Ctx, config: &Config) -> Result<Observed> {
-    observe_scoped(ctx, config, true).await
+    observe_scoped(ctx, config, true, false).await
 }
 
-async fn observe_scoped(ctx: &Ctx, config: &Config, all_auth: bool) -> Result<Observed> {
+async fn observe_scoped(
+    ctx: &Ctx,
+    config: &Config,
+    all_auth: bool,
+    provider_endpoints: bool,
+) -> Result<Observed> {
     let names = &ctx.names;
     let lambda_backend = matches!(config.backend, Backend::Lambda(_));
     // The logs role by its name and the account setting at once; a role the setting names
@@ -200,7 +206,7 @@ async fn observe_scoped(ctx: &Ctx, config: &Config, all_auth: bool) -> Result<Ob
         amplify::observe(ctx, config.frontend.as_ref()),
         async {
             match (&config.auth, &config.frontend) {
-                (crate::config::Auth::Oidc { issuer, .. }, Some(_)) => {
+                (crate::config::Auth::Oidc { issuer, .. }, Some(_)) if provider_endpoints => {
                     auth::discover(issuer).await.map(Some)
                 }
                 _ => Ok(None),
