@@ -55,6 +55,30 @@ async fn pools(emulator: &Emulator) -> Vec<aws_sdk_cognitoidentityprovider::type
     found
 }
 
+/// The pool's only app client, as DescribeUserPoolClient returns it.
+async fn the_client(
+    emulator: &Emulator,
+    pool_id: &str,
+) -> aws_sdk_cognitoidentityprovider::types::UserPoolClientType {
+    let cognito = emulator.cognito();
+    let clients = cognito
+        .list_user_pool_clients()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clients.user_pool_clients().len(), 1);
+    cognito
+        .describe_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(clients.user_pool_clients()[0].client_id().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .unwrap()
+}
+
 async fn function_env(emulator: &Emulator, name: &str) -> Option<HashMap<String, String>> {
     let out = emulator
         .lambda()
@@ -167,23 +191,8 @@ async fn cognito_sign_in_is_created_checked_once_and_removed() {
     assert_eq!(domain.user_pool_id(), Some(pool_id));
 
     // The app client: public, code + PKCE through the hosted sign-in, the dev page as callback.
-    let clients = cognito
-        .list_user_pool_clients()
-        .user_pool_id(pool_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(clients.user_pool_clients().len(), 1);
-    let client_id = clients.user_pool_clients()[0].client_id().unwrap();
-    let client = cognito
-        .describe_user_pool_client()
-        .user_pool_id(pool_id)
-        .client_id(client_id)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .unwrap();
+    let client = the_client(&emulator, pool_id).await;
+    let client_id = client.client_id().unwrap();
     assert_eq!(client.client_name(), Some("chat-dev-web"));
     assert!(
         client.client_secret().is_none(),
@@ -700,23 +709,8 @@ async fn the_site_signs_in_with_the_stack_s_pool() {
     let pool = &pools(&emulator).await[0];
     let pool_id = pool.id().unwrap();
     let prefix = pool.domain().unwrap();
-    let cognito = emulator.cognito();
-    let clients = cognito
-        .list_user_pool_clients()
-        .user_pool_id(pool_id)
-        .send()
-        .await
-        .unwrap();
-    let client_id = clients.user_pool_clients()[0].client_id().unwrap();
-    let client = cognito
-        .describe_user_pool_client()
-        .user_pool_id(pool_id)
-        .client_id(client_id)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .unwrap();
+    let client = the_client(&emulator, pool_id).await;
+    let client_id = client.client_id().unwrap();
     let mut callbacks = client.callback_urls().to_vec();
     callbacks.sort();
     assert_eq!(

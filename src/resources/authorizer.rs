@@ -188,21 +188,7 @@ pub async fn delete(ctx: &Ctx, api_id: &str, id: &str) -> Result<()> {
 
 /// The source ARN of the invoke statement on `function`, if there is one.
 pub async fn observe_permission(ctx: &Ctx, function: &str) -> Result<Option<String>> {
-    let policy = absent_if(
-        ctx.aws
-            .lambda
-            .get_policy()
-            .function_name(function)
-            .send()
-            .await,
-        |e| e.is_resource_not_found_exception(),
-    )
-    .map_err(|e| aws_error(&format!("reading the resource policy of {function}"), &e))?;
-    let statements = policy
-        .and_then(|p| p.policy)
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|doc| doc["Statement"].as_array().cloned())
-        .unwrap_or_default();
+    let statements = super::function::policy_statements(ctx, function).await?;
     Ok(statements
         .iter()
         .find(|s| s["Sid"] == INVOKE_STATEMENT)

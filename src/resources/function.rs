@@ -326,6 +326,20 @@ async fn wait_updated(ctx: &Ctx, name: &str, task: Option<&crate::ui::Task>) -> 
     Ok(())
 }
 
+/// The statements of a function's resource policy (none when it has no policy).
+pub async fn policy_statements(ctx: &Ctx, name: &str) -> Result<Vec<serde_json::Value>> {
+    let policy = absent_if(
+        ctx.aws.lambda.get_policy().function_name(name).send().await,
+        |e| e.is_resource_not_found_exception(),
+    )
+    .map_err(|e| aws_error(&format!("reading the resource policy of {name}"), &e))?;
+    Ok(policy
+        .and_then(|p| p.policy)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|doc| doc["Statement"].as_array().cloned())
+        .unwrap_or_default())
+}
+
 /// Adds a statement to a function's resource policy; one that exists already (added by an
 /// interrupted run since chatctl looked) is success.
 pub async fn add_permission(

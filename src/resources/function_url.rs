@@ -33,19 +33,13 @@ impl Observed {
 pub async fn observe(ctx: &Ctx) -> Result<Observed> {
     let lambda = &ctx.aws.lambda;
     let name = &ctx.names.function;
-    let (url, policy) = tokio::join!(
+    let (url, statements) = tokio::join!(
         lambda.get_function_url_config().function_name(name).send(),
-        lambda.get_policy().function_name(name).send()
+        super::function::policy_statements(ctx, name)
     );
     let url = absent_if(url, |e| e.is_resource_not_found_exception())
         .map_err(|e| aws_error(&format!("reading the URL of {name}"), &e))?;
-    let policy = absent_if(policy, |e| e.is_resource_not_found_exception())
-        .map_err(|e| aws_error(&format!("reading the resource policy of {name}"), &e))?;
-    let statements = policy
-        .and_then(|p| p.policy)
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|doc| doc["Statement"].as_array().cloned())
-        .unwrap_or_default()
+    let statements = statements?
         .iter()
         .filter_map(|s| s["Sid"].as_str().map(str::to_owned))
         .collect();

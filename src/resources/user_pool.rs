@@ -238,17 +238,14 @@ pub async fn ensure_domain(ctx: &Ctx, pool: &Observed, prefix: &str) -> Result<(
 }
 
 async fn delete_domain(ctx: &Ctx, pool_id: &str, prefix: &str) -> Result<()> {
-    absent_if(
-        ctx.aws
-            .cognito
-            .delete_user_pool_domain()
-            .domain(prefix)
-            .user_pool_id(pool_id)
-            .send()
-            .await,
-        |_| false,
-    )
-    .map_err(|e| aws_error(&format!("deleting the sign-in domain {prefix}"), &e))?;
+    ctx.aws
+        .cognito
+        .delete_user_pool_domain()
+        .domain(prefix)
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("deleting the sign-in domain {prefix}"), &e))?;
     Ok(())
 }
 
